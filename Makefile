@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cowtrace: out-of-tree module, selftests and test bed.
+#
+#   make                  build module/cowtrace.ko for the running kernel
+#   make KVER=<version>   build build/<version>/module/cowtrace.ko
+#   make KDIR=<tree>      build against a kernel build tree
+#   make deps             install what everything needs (Debian 12, root)
+#   make check            build for 6.1 and 6.12, run every test in qemu
+#   make demo             the walk through the fork/COW claims in a guest
+#   make style / sparse   checkpatch --strict and sparse (C=2)
+
+TOP := $(CURDIR)
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+# One build tree per kernel so builds for different kernels never
+# overwrite each other; the tree mirrors the source with symlinks.
+KTAG := $(if $(filter /lib/modules/%/build,$(KDIR)),$(KVER),$(subst /,_,$(abspath $(KDIR))))
+OBJ := $(TOP)/build/$(KTAG)
+MODULE_SRC := $(wildcard module/*.c module/*.h) module/Kbuild
+SELFTEST_SRC := $(wildcard selftests/*.c selftests/*.h)
+KSRC := $(TOP)/build/linux-src
+KSRC_STAMP := $(KSRC)/.stamp
+SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(filter-out selftests/cowtrace_test_lib.c,$(wildcard selftests/*_test.c)))
+
+.PHONY: all module testbed-module selftests deps check demo style sparse clean ksrc kernels
+
+all: module
+	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
+		ln -sf ../build/$(KTAG)/module/cowtrace.ko module/cowtrace.ko; \
+		echo "module/cowtrace.ko -> build/$(KTAG)/module/cowtrace.ko"; \
+	fi
+
+kernels:
+	@. scripts/lib.sh; ct_installed_kernels
+
+$(OBJ)/.tree: $(MODULE_SRC) Kbuild selftests/testbed/Kbuild selftests/testbed/cowtrace_warn_test.c
+	@mkdir -p $(OBJ)/module $(OBJ)/testbed
+	@ln -sf $(TOP)/Kbuild $(OBJ)/Kbuild
+	@for f in $(MODULE_SRC); do ln -sf $(TOP)/$$f $(OBJ)/$$f; done
+	@for f in Kbuild cowtrace_warn_test.c; do ln -sf $(TOP)/selftests/testbed/$$f $(OBJ)/testbed/$$f; done
+	@touch $@
+
+module: $(OBJ)/.tree
+	@if [ ! -d "$(KDIR)" ]; then \
+		echo "cowtrace: no kernel headers for $(KVER) (looked in $(KDIR))." >&2; \
+		echo "cowtrace: kernels with headers installed here:" >&2; \
+		. scripts/lib.sh; k=$$(ct_installed_kernels); \
+		if [ -n "$$k" ]; then echo "$$k" | sed 's/^/    make KVER=/' >&2; \
+		else echo "    none (run: make deps)" >&2; fi; \
+		exit 2; \
+	fi
+	$(MAKE) -C $(KDIR) M=$(OBJ) modules
+
+testbed-module: $(OBJ)/.tree
+	$(MAKE) -C $(KDIR) M=$(OBJ)/testbed modules
+
+sparse: $(OBJ)/.tree
+	$(MAKE) -C $(KDIR) M=$(OBJ) C=2 W=1 modules 2>&1 | tee $(OBJ)/sparse.log
+	@! grep -E 'warning:|error:' $(OBJ)/sparse.log
+
+# Kernel files the project uses but never copies into the repository:
+# kselftest headers, checkpatch, and mm/cow.c, unpacked from Debian's
+# newest linux-source package into build/.
+$(KSRC_STAMP):
+	@scripts/ksrc $(KSRC)
+
+ksrc: $(KSRC_STAMP)
+
+build/selftests/%: selftests/%.c selftests/cowtrace_test_lib.c selftests/cowtrace_test.h $(KSRC_STAMP)
+	@mkdir -p build/selftests
+	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
+		-isystem $(KSRC)/tools/testing/selftests -Iselftests \
+		-o $@ $< selftests/cowtrace_test_lib.c
+
+selftests: $(SELFTEST_BIN)
+
+style: $(KSRC_STAMP)
+	$(KSRC)/scripts/checkpatch.pl --no-tree --strict --show-types -q \
+		-f \
+		$(wildcard module/*.c module/*.h selftests/*.c selftests/*.h selftests/testbed/*.c)
+
+deps:
+	scripts/deps
+
+check:
+	scripts/check
+
+demo:
+	scripts/demo
+
+clean:
+	rm -rf build module/cowtrace.ko

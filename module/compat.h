@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Differences between the kernels cowtrace supports (6.1 and 6.12 LTS),
+ * kept in one place.
+ */
+#ifndef _COWTRACE_COMPAT_H
+#define _COWTRACE_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/percpu_counter.h>
+#include <linux/version.h>
+
+/* Exact anonymous RSS of @mm (6.2 made rss_stat a percpu_counter). */
+static inline u64 ct_mm_anon_pages(struct mm_struct *mm)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]);
+#else
+	long v = atomic_long_read(&mm->rss_stat.count[MM_ANONPAGES]);
+
+	return v > 0 ? v : 0;
+#endif
+}
+
+/* How many page-table entries map @page (6.12 dropped page_mapcount()). */
+static inline unsigned int ct_page_mapcount(struct page *page)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct folio *folio = page_folio(page);
+
+	if (!folio_test_large(folio))
+		return folio_mapcount(folio);
+	return atomic_read(&page->_mapcount) + 1 +
+	       folio_entire_mapcount(folio);
+#else
+	return page_mapcount(page);
+#endif
+}
+
+#endif /* _COWTRACE_COMPAT_H */

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs interface: /sys/kernel/debug/cowtrace/.
+ *
+ *   stats     name: value, one per line (global counters and health)
+ *   procs     per-process table, a header row then one row per process
+ *   mapcount  old page's mapcount and refcount at each copy/reuse fault
+ *   latency   log2 histogram of COW fault handling time, per outcome
+ *   probes    each probe point: symbol, mechanism, status, hits, nmissed
+ *   control   read: state; write: enable, disable, reset, filter ...
+ *
+ * All files are root-only.  Documented in Documentation/cowtrace.rst.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "cowtrace.h"
+
+static struct dentry *ct_dir;
+
+static void ct_print_counter(struct seq_file *m, enum ct_counter c, u64 v)
+{
+	if ((c == CT_SHARED_FIRST || c == CT_SHARED_AGAIN ||
+	     c == CT_FORK_COPIES) && !READ_ONCE(ct_fork_scan) && !v)
+		seq_puts(m, "off");
+	else if (!ct_counter_supported(c))
+		seq_puts(m, "unsupported");
+	else
+		seq_printf(m, "%llu", v);
+}
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	int c;
+
+	for (c = 0; c < CT_NR_COUNTERS; c++) {
+		seq_printf(m, "%s: ", ct_counter_names[c]);
+		ct_print_counter(m, c, ct_stats_read(c));
+		seq_putc(m, '\n');
+	}
+	seq_printf(m, "procs: %u\n", ct_procs_count(CT_PROC_ALIVE) +
+		   ct_procs_count(CT_PROC_EXITED));
+	seq_printf(m, "procs_alive: %u\n", ct_procs_count(CT_PROC_ALIVE));
+	seq_printf(m, "procs_exited: %u\n", ct_procs_count(CT_PROC_EXITED));
+	seq_printf(m, "dropped: %llu\n", ct_dropped());
+	seq_printf(m, "missed: %llu\n", ct_missed_own() + ct_probes_missed());
+	seq_printf(m, "enabled: %d\n", READ_ONCE(ct_enabled));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* procs: position 0 is the header, position n the table's slot n-1. */
+static void *procs_from(struct seq_file *m, loff_t *pos)
+{
+	for (; *pos - 1 < ct_max_procs; ++*pos)
+		if (ct_proc_view(*pos - 1, m->private))
+			return m->private;
+	return NULL;
+}
+
+static void *procs_start(struct seq_file *m, loff_t *pos)
+{
+	return *pos ? procs_from(m, pos) : SEQ_START_TOKEN;
+}
+
+static void *procs_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return procs_from(m, pos);
+}
+
+static void procs_stop(struct seq_file *m, void *v)
+{
+}
+
+static int procs_show(struct seq_file *m, void *v)
+{
+	static const char *const state[] = {
+		[CT_PROC_FREE] = "free",
+		[CT_PROC_ALIVE] = "alive",
+		[CT_PROC_EXITED] = "exited",
+	};
+	struct ct_proc_view *pv = v;
+	int c;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "pid ppid comm state inherited");
+		for (c = 0; c < CT_NR_COUNTERS; c++)
+			seq_printf(m, " %s", ct_counter_names[c]);
+		seq_putc(m, '\n');
+		return 0;
+	}
+	seq_printf(m, "%d %d %s %s %llu", pv->tgid, pv->ppid, pv->comm,
+		   state[pv->state], pv->inherited);
+	for (c = 0; c < CT_NR_COUNTERS; c++) {
+		seq_putc(m, ' ');
+		ct_print_counter(m, c, pv->ctr[c]);
+	}
+	seq_putc(m, '\n');
+	return 0;
+}
+
+static const struct seq_operations procs_sops = {
+	.start = procs_start,
+	.next = procs_next,
+	.stop = procs_stop,
+	.show = procs_show,
+};
+
+static int procs_open(struct inode *inode, struct file *file)
+{
+	return seq_open_private(file, &procs_sops, sizeof(struct ct_proc_view));
+}
+
+static const struct file_operations procs_fops = {
+	.owner = THIS_MODULE,
+	.open = procs_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = seq_release_private,
+};
+
+static int mapcount_show(struct seq_file *m, void *v)
+{
+	ct_show_mapcount(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mapcount);
+
+static int latency_show(struct seq_file *m, void *v)
+{
+	ct_show_latency(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(latency);
+
+static int probes_show(struct seq_file *m, void *v)
+{
+	ct_show_probes(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(probes);
+
+static int control_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "enabled: %d\n", READ_ONCE(ct_enabled));
+	seq_puts(m, "filter: ");
+	ct_filter_show(m);
+	return 0;
+}
+
+static int control_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, control_show, NULL);
+}
+
+/*
+ * Commands, one per write: "enable", "disable", "reset", "filter none",
+ * "filter pid <pid>", "filter cgroup <path>".  Anything else is -EINVAL
+ * and changes nothing; a write longer than the buffer is -E2BIG.
+ */
+static ssize_t control_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	char buf[320];
+	char *cmd;
+	int err = 0;
+
+	if (*ppos)
+		return -EINVAL;
+	if (count >= sizeof(buf))
+		return -E2BIG;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (strlen(buf) != count)
+		return -EINVAL;
+	cmd = strstrip(buf);
+
+	if (!strcmp(cmd, "enable")) {
+		WRITE_ONCE(ct_enabled, true);
+	} else if (!strcmp(cmd, "disable")) {
+		WRITE_ONCE(ct_enabled, false);
+	} else if (!strcmp(cmd, "reset")) {
+		ct_stats_reset();
+		ct_procs_reset();
+	} else if (!strncmp(cmd, "filter ", 7)) {
+		err = ct_filter_set(skip_spaces(cmd + 7));
+	} else {
+		err = -EINVAL;
+	}
+	if (err)
+		return err;
+	*ppos += count;
+	return count;
+}
+
+static const struct file_operations control_fops = {
+	.owner = THIS_MODULE,
+	.open = control_open,
+	.read = seq_read,
+	.write = control_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+int ct_debugfs_init(void)
+{
+	ct_dir = debugfs_create_dir("cowtrace", NULL);
+	if (IS_ERR(ct_dir))
+		return PTR_ERR(ct_dir);
+	debugfs_create_file("stats", 0400, ct_dir, NULL, &stats_fops);
+	debugfs_create_file("procs", 0400, ct_dir, NULL, &procs_fops);
+	debugfs_create_file("mapcount", 0400, ct_dir, NULL, &mapcount_fops);
+	debugfs_create_file("latency", 0400, ct_dir, NULL, &latency_fops);
+	debugfs_create_file("probes", 0400, ct_dir, NULL, &probes_fops);
+	debugfs_create_file("control", 0600, ct_dir, NULL, &control_fops);
+	return 0;
+}
+
+void ct_debugfs_exit(void)
+{
+	debugfs_remove_recursive(ct_dir);
+}

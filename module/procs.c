@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The process table: one entry per process (thread group), from a pool
+ * preallocated at load.
+ *
+ * Live processes are found by tgid in a hash table that the probes read
+ * under RCU (their handlers run with preemption disabled), so the fault
+ * path takes no lock.  Entries are added at fork, or at a process's first
+ * event if it predates the module, and leave the hash when the process
+ * exits.  Exited entries stay readable in a FIFO; beyond max_exited the
+ * oldest is reused, but only once an RCU grace period has passed since it
+ * left the hash, so no probe can still hold it.  When no entry can be had
+ * the event is counted globally and in "dropped".  Changes to the table
+ * take ct_table_lock, a raw spinlock (never sleeps, also on PREEMPT_RT);
+ * they happen at fork, exit and first event, never per fault.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cgroup.h>
+#include <linux/hash.h>
+#include <linux/log2.h>
+#include <linux/pid_namespace.h>
+#include <linux/rculist.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "cowtrace.h"
+
+static struct ct_proc *ct_pool;
+static struct hlist_head *ct_hash;
+static unsigned int ct_hash_bits;
+static LIST_HEAD(ct_free);
+static LIST_HEAD(ct_exited);
+static unsigned int ct_nr_alive;
+static unsigned int ct_nr_exited;
+static u64 ct_next_seq;
+static DEFINE_RAW_SPINLOCK(ct_table_lock);
+
+/* Filter: 0 = everything; otherwise a pid subtree or a cgroup v2 subtree. */
+enum { CT_FILTER_NONE, CT_FILTER_PID, CT_FILTER_CGROUP };
+static int ct_filter_kind;
+static pid_t ct_filter_pid;
+static struct cgroup *ct_filter_cgrp;
+static char ct_filter_path[256];
+static DEFINE_MUTEX(ct_filter_mutex);
+
+int ct_procs_init(void)
+{
+	unsigned int i;
+
+	ct_hash_bits = ilog2(roundup_pow_of_two(ct_max_procs));
+	ct_pool = vcalloc(ct_max_procs, sizeof(*ct_pool));
+	ct_hash = vcalloc(1U << ct_hash_bits, sizeof(*ct_hash));
+	if (!ct_pool || !ct_hash) {
+		vfree(ct_pool);
+		vfree(ct_hash);
+		return -ENOMEM;
+	}
+	for (i = 0; i < (1U << ct_hash_bits); i++)
+		INIT_HLIST_HEAD(&ct_hash[i]);
+	for (i = 0; i < ct_max_procs; i++)
+		list_add_tail(&ct_pool[i].lnode, &ct_free);
+	return 0;
+}
+
+void ct_procs_exit(void)
+{
+	if (ct_filter_cgrp)
+		cgroup_put(ct_filter_cgrp);
+	vfree(ct_hash);
+	vfree(ct_pool);
+}
+
+static struct hlist_head *ct_bucket(pid_t tgid)
+{
+	return &ct_hash[hash_32((u32)tgid, ct_hash_bits)];
+}
+
+static struct ct_proc *ct_lookup(struct task_struct *leader)
+{
+	struct ct_proc *p;
+
+	hlist_for_each_entry_rcu(p, ct_bucket(leader->tgid), hnode) {
+		if (READ_ONCE(p->tgid) == leader->tgid &&
+		    READ_ONCE(p->start_time) == leader->start_time)
+			return p;
+	}
+	return NULL;
+}
+
+/* Take a free entry, or reuse the oldest exited one.  Table lock held. */
+static struct ct_proc *ct_take_entry(void)
+{
+	struct ct_proc *p;
+
+	p = list_first_entry_or_null(&ct_free, struct ct_proc, lnode);
+	if (!p) {
+		p = list_first_entry_or_null(&ct_exited, struct ct_proc, lnode);
+		if (!p || !poll_state_synchronize_rcu(p->exit_gp))
+			return NULL;
+		ct_nr_exited--;
+	}
+	list_del_init(&p->lnode);
+	return p;
+}
+
+/* Keep at most max_exited exited entries.  Table lock held. */
+static void ct_trim_exited(void)
+{
+	struct ct_proc *p;
+
+	while (ct_nr_exited > ct_max_exited) {
+		p = list_first_entry(&ct_exited, struct ct_proc, lnode);
+		if (!poll_state_synchronize_rcu(p->exit_gp))
+			break;
+		list_move_tail(&p->lnode, &ct_free);
+		WRITE_ONCE(p->state, CT_PROC_FREE);
+		ct_nr_exited--;
+	}
+}
+
+static void ct_comm(char *dst, struct task_struct *task)
+{
+	char *c;
+
+	strscpy(dst, task->comm, TASK_COMM_LEN);
+	for (c = dst; *c; c++)
+		if (*c <= ' ' || *c > '~')
+			*c = '_';
+}
+
+/* Find or create the entry of @task's process.  Atomic context. */
+struct ct_proc *ct_proc_of(struct task_struct *task)
+{
+	struct task_struct *leader = task->group_leader;
+	struct ct_proc *p;
+	unsigned long flags;
+	int i;
+
+	p = ct_lookup(leader);
+	if (likely(p))
+		return p;
+
+	raw_spin_lock_irqsave(&ct_table_lock, flags);
+	p = ct_lookup(leader);
+	if (p)
+		goto out;
+	p = ct_take_entry();
+	if (!p) {
+		ct_note_dropped();
+		goto out;
+	}
+	p->tgid = leader->tgid;
+	p->start_time = leader->start_time;
+	p->ppid = task_tgid_nr(rcu_dereference(leader->real_parent));
+	ct_comm(p->comm, leader);
+	p->inherited = 0;
+	p->seq = ct_next_seq++;
+	for (i = 0; i < CT_NR_COUNTERS; i++)
+		atomic64_set(&p->ctr[i], 0);
+	WRITE_ONCE(p->state, CT_PROC_ALIVE);
+	hlist_add_head_rcu(&p->hnode, ct_bucket(p->tgid));
+	ct_nr_alive++;
+out:
+	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+	return p;
+}
+
+struct ct_proc *ct_proc_current(void)
+{
+	return ct_proc_of(current);
+}
+
+/* @child was forked (not CLONE_VM) by @parent: give it its entry now. */
+struct ct_proc *ct_proc_fork(struct task_struct *parent,
+			     struct task_struct *child)
+{
+	return ct_proc_of(child);
+}
+
+/* @task exits; when it is the last thread, its process leaves the table. */
+void ct_proc_exit(struct task_struct *task)
+{
+	struct ct_proc *p;
+	unsigned long flags;
+
+	if (atomic_read(&task->signal->live))
+		return;
+	raw_spin_lock_irqsave(&ct_table_lock, flags);
+	p = ct_lookup(task->group_leader);
+	if (p) {
+		ct_comm(p->comm, task->group_leader);
+		hlist_del_init_rcu(&p->hnode);
+		WRITE_ONCE(p->state, CT_PROC_EXITED);
+		p->exit_gp = get_state_synchronize_rcu();
+		list_add_tail(&p->lnode, &ct_exited);
+		ct_nr_alive--;
+		ct_nr_exited++;
+	}
+	ct_trim_exited();
+	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+}
+
+void ct_procs_reset(void)
+{
+	unsigned long flags;
+	unsigned int i;
+	int c;
+
+	raw_spin_lock_irqsave(&ct_table_lock, flags);
+	for (i = 0; i < ct_max_procs; i++) {
+		ct_pool[i].inherited = 0;
+		for (c = 0; c < CT_NR_COUNTERS; c++)
+			atomic64_set(&ct_pool[i].ctr[c], 0);
+	}
+	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+}
+
+unsigned int ct_procs_count(int state)
+{
+	return state == CT_PROC_ALIVE ? READ_ONCE(ct_nr_alive) :
+				       READ_ONCE(ct_nr_exited);
+}
+
+/* Refresh the comm of a live process (exec and prctl change it). */
+static void ct_refresh_comm(struct ct_proc_view *v, u64 start_time)
+{
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(v->tgid, &init_pid_ns), PIDTYPE_TGID);
+	if (task && task->start_time == start_time)
+		ct_comm(v->comm, task);
+	rcu_read_unlock();
+}
+
+/* Copy entry @idx for printing; false if it is not in use. */
+bool ct_proc_view(unsigned int idx, struct ct_proc_view *v)
+{
+	struct ct_proc *p;
+	unsigned long flags;
+	u64 start_time;
+	int c;
+
+	if (idx >= ct_max_procs)
+		return false;
+	p = &ct_pool[idx];
+	raw_spin_lock_irqsave(&ct_table_lock, flags);
+	v->state = p->state;
+	v->tgid = p->tgid;
+	v->ppid = p->ppid;
+	start_time = p->start_time;
+	v->inherited = p->inherited;
+	memcpy(v->comm, p->comm, sizeof(v->comm));
+	for (c = 0; c < CT_NR_COUNTERS; c++)
+		v->ctr[c] = atomic64_read(&p->ctr[c]);
+	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+	if (v->state == CT_PROC_FREE)
+		return false;
+	if (v->state == CT_PROC_ALIVE)
+		ct_refresh_comm(v, start_time);
+	return true;
+}
+
+/* Does @task pass the filter?  Atomic context, RCU held by the caller. */
+bool ct_filter_match(struct task_struct *task)
+{
+	struct task_struct *t;
+	struct cgroup *cgrp;
+	pid_t pid;
+
+	switch (READ_ONCE(ct_filter_kind)) {
+	case CT_FILTER_PID:
+		pid = READ_ONCE(ct_filter_pid);
+		for (t = task; t->pid; t = rcu_dereference(t->real_parent)) {
+			if (t->tgid == pid)
+				return true;
+			if (t == rcu_dereference(t->real_parent))
+				break;
+		}
+		return false;
+	case CT_FILTER_CGROUP:
+		cgrp = READ_ONCE(ct_filter_cgrp);
+		return cgrp && cgroup_is_descendant(task_dfl_cgroup(task), cgrp);
+	default:
+		return true;
+	}
+}
+
+/* "none", "pid N" or "cgroup /path/below/cgroup2/root". */
+int ct_filter_set(const char *spec)
+{
+	struct cgroup *cgrp, *old;
+	int pid;
+
+	mutex_lock(&ct_filter_mutex);
+	if (!strcmp(spec, "none")) {
+		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
+	} else if (!strncmp(spec, "pid ", 4)) {
+		if (kstrtoint(skip_spaces(spec + 4), 10, &pid) || pid <= 0)
+			goto inval;
+		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
+		WRITE_ONCE(ct_filter_pid, pid);
+		WRITE_ONCE(ct_filter_kind, CT_FILTER_PID);
+	} else if (!strncmp(spec, "cgroup ", 7)) {
+		spec = skip_spaces(spec + 7);
+		if (*spec != '/' || strlen(spec) >= sizeof(ct_filter_path))
+			goto inval;
+		cgrp = cgroup_get_from_path(spec);
+		if (IS_ERR(cgrp)) {
+			mutex_unlock(&ct_filter_mutex);
+			return PTR_ERR(cgrp);
+		}
+		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
+		synchronize_rcu();
+		old = ct_filter_cgrp;
+		WRITE_ONCE(ct_filter_cgrp, cgrp);
+		strscpy(ct_filter_path, spec, sizeof(ct_filter_path));
+		WRITE_ONCE(ct_filter_kind, CT_FILTER_CGROUP);
+		if (old)
+			cgroup_put(old);
+	} else {
+		goto inval;
+	}
+	mutex_unlock(&ct_filter_mutex);
+	return 0;
+inval:
+	mutex_unlock(&ct_filter_mutex);
+	return -EINVAL;
+}
+
+void ct_filter_show(struct seq_file *m)
+{
+	mutex_lock(&ct_filter_mutex);
+	switch (ct_filter_kind) {
+	case CT_FILTER_PID:
+		seq_printf(m, "pid %d\n", ct_filter_pid);
+		break;
+	case CT_FILTER_CGROUP:
+		seq_printf(m, "cgroup %s\n", ct_filter_path);
+		break;
+	default:
+		seq_puts(m, "none\n");
+	}
+	mutex_unlock(&ct_filter_mutex);
+}

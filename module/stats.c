@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Global counters and histograms of cowtrace.
+ *
+ * Every event is counted once, by ct_account(), into a per-CPU global
+ * counter and into the process's entry; the global value is the sum over
+ * CPUs.  The mapcount/refcount and latency histograms are per-CPU too, so
+ * the fault path never shares a cache line with another CPU.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/log2.h>
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+
+#include "cowtrace.h"
+
+const char *const ct_counter_names[CT_NR_COUNTERS] = {
+	[CT_FORKS] = "forks",
+	[CT_SHARED] = "shared",
+	[CT_COPIES] = "copies",
+	[CT_REUSES] = "reuses",
+	[CT_ZERO_FILLS] = "zero_fills",
+	[CT_FILE_COPIES] = "file_copies",
+	[CT_SHARED_WRITES] = "shared_writes",
+	[CT_THP_REUSES] = "thp_reuses",
+	[CT_THP_SPLITS] = "thp_splits",
+	[CT_HUGETLB_COPIES] = "hugetlb_copies",
+	[CT_UNSHARES] = "unshares",
+	[CT_BYTES_COPIED] = "bytes_copied",
+	[CT_COW_RACES] = "cow_races",
+	[CT_SHARED_FIRST] = "shared_first",
+	[CT_SHARED_AGAIN] = "shared_again",
+	[CT_FORK_COPIES] = "fork_copies",
+};
+static_assert(ARRAY_SIZE(ct_counter_names) == CT_NR_COUNTERS);
+
+const char *const ct_outcome_names[CT_NR_OUTCOMES] = {
+	[CT_OUT_COPY] = "copy",
+	[CT_OUT_REUSE] = "reuse",
+	[CT_OUT_ZERO_FILL] = "zero_fill",
+	[CT_OUT_FILE_COPY] = "file_copy",
+	[CT_OUT_SHARED_WRITE] = "shared_write",
+	[CT_OUT_RACE] = "race",
+};
+static_assert(ARRAY_SIZE(ct_outcome_names) == CT_NR_OUTCOMES);
+
+struct ct_cpu_stats {
+	u64 ctr[CT_NR_COUNTERS];
+	u64 dropped;
+	u64 missed;
+	u64 mapcount[CT_NR_OUTCOMES][CT_HIST_MAX + 1][CT_HIST_MAX + 1];
+	u64 latency[CT_NR_OUTCOMES][CT_LAT_BUCKETS];
+};
+
+static struct ct_cpu_stats __percpu *ct_cpu;
+
+int ct_stats_init(void)
+{
+	ct_cpu = alloc_percpu(struct ct_cpu_stats);
+	return ct_cpu ? 0 : -ENOMEM;
+}
+
+void ct_stats_exit(void)
+{
+	free_percpu(ct_cpu);
+}
+
+void ct_stats_reset(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(ct_cpu, cpu), 0, sizeof(struct ct_cpu_stats));
+}
+
+u64 ct_stats_read(enum ct_counter c)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->ctr[c]);
+	return sum;
+}
+
+/* The one place where a counter is incremented: globally and for @p. */
+void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
+{
+	this_cpu_add(ct_cpu->ctr[c], n);
+	if (p)
+		atomic64_add(n, &p->ctr[c]);
+}
+
+void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
+		 unsigned int refcount, u64 ns)
+{
+	unsigned int b = ns ? ilog2(ns) : 0;
+
+	mapcount = min_t(unsigned int, mapcount, CT_HIST_MAX);
+	refcount = min_t(unsigned int, refcount, CT_HIST_MAX);
+	b = min_t(unsigned int, b, CT_LAT_BUCKETS - 1);
+	this_cpu_inc(ct_cpu->mapcount[o][mapcount][refcount]);
+	this_cpu_inc(ct_cpu->latency[o][b]);
+}
+
+void ct_note_dropped(void)
+{
+	this_cpu_inc(ct_cpu->dropped);
+}
+
+void ct_note_missed(void)
+{
+	this_cpu_inc(ct_cpu->missed);
+}
+
+u64 ct_dropped(void)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->dropped);
+	return sum;
+}
+
+u64 ct_missed_own(void)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->missed);
+	return sum;
+}
+
+static void ct_print_value(struct seq_file *m, unsigned int v)
+{
+	if (v == CT_HIST_MAX)
+		seq_printf(m, " %7u+", v);
+	else
+		seq_printf(m, " %8u", v);
+}
+
+/* Only the copy and reuse decisions are made from mapcount/refcount. */
+void ct_show_mapcount(struct seq_file *m)
+{
+	static const enum ct_outcome shown[] = { CT_OUT_COPY, CT_OUT_REUSE };
+	unsigned int i, mc, rc;
+	int cpu;
+
+	seq_puts(m, "outcome  mapcount refcount   faults\n");
+	for (i = 0; i < ARRAY_SIZE(shown); i++) {
+		for (mc = 0; mc <= CT_HIST_MAX; mc++) {
+			for (rc = 0; rc <= CT_HIST_MAX; rc++) {
+				u64 n = 0;
+
+				for_each_possible_cpu(cpu)
+					n += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->mapcount[shown[i]][mc][rc]);
+				if (!n)
+					continue;
+				seq_printf(m, "%-8s", ct_outcome_names[shown[i]]);
+				ct_print_value(m, mc);
+				ct_print_value(m, rc);
+				seq_printf(m, " %8llu\n", n);
+			}
+		}
+	}
+}
+
+void ct_show_latency(struct seq_file *m)
+{
+	unsigned int o, b;
+	int cpu;
+
+	seq_puts(m, "outcome      from_ns    to_ns        faults\n");
+	for (o = 0; o < CT_NR_OUTCOMES; o++) {
+		for (b = 0; b < CT_LAT_BUCKETS; b++) {
+			u64 n = 0;
+
+			for_each_possible_cpu(cpu)
+				n += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->latency[o][b]);
+			if (!n)
+				continue;
+			seq_printf(m, "%-12s %-10llu %-12llu %llu\n",
+				   ct_outcome_names[o],
+				   b ? 1ULL << b : 0ULL, (2ULL << b) - 1, n);
+		}
+	}
+}

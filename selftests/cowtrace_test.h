@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by cowtrace's selftests: load and unload the module,
+ * read its debugfs files, and synchronise parent and child over pipes.
+ */
+#ifndef _COWTRACE_TEST_H
+#define _COWTRACE_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CT_DIR "/sys/kernel/debug/cowtrace"
+#define CT_UNSET (~0ULL)	/* "off" or "unsupported" in a file */
+
+enum ct_col {
+	C_FORKS, C_SHARED, C_COPIES, C_REUSES, C_ZERO_FILLS, C_FILE_COPIES,
+	C_SHARED_WRITES, C_THP_REUSES, C_THP_SPLITS, C_HUGETLB_COPIES,
+	C_UNSHARES, C_BYTES_COPIED, C_COW_RACES, C_SHARED_FIRST,
+	C_SHARED_AGAIN, C_FORK_COPIES, C_NCOLS
+};
+
+extern const char *const ct_col_names[C_NCOLS];
+
+struct ct_row {
+	bool found;
+	long pid;
+	long ppid;
+	char comm[32];
+	char state[16];
+	unsigned long long inherited;
+	unsigned long long v[C_NCOLS];
+};
+
+/* Load the module with @params ("" for none); unload it first if loaded. */
+int ct_load(const char *params);
+/* Unload; 0 on success. */
+int ct_unload(void);
+bool ct_loaded(void);
+
+/* Read the row of process @pid (the live one if several) into @row. */
+int ct_proc(pid_t pid, struct ct_row *row);
+/* Value of "name: value" in stats; CT_UNSET if off/unsupported, -1 absent. */
+long long ct_stat(const char *name);
+/* Write @cmd to the control file; 0 or -errno. */
+int ct_control(const char *cmd);
+/* Read a whole debugfs file (static buffer); NULL on error. */
+const char *ct_read_file(const char *name);
+
+/*
+ * Touch the stack and the buffers the helpers use, so that what comes
+ * after causes no copy-on-write fault of its own.  Call it in each
+ * process after fork(), before the first measurement.
+ */
+void ct_warm(void);
+
+/* Pipes: one byte messages. */
+void ct_send(int fd);
+void ct_recv(int fd);
+
+/* An anonymous private mapping of @pages pages, THP off, all written. */
+char *ct_map_anon(size_t pages, bool touch);
+
+size_t ct_page_size(void);
+
+/*
+ * Puppets: processes that do nothing but what the test tells them, so
+ * that every fault they take inside a measured window is one the test
+ * asked for.  The test (the observer) creates all puppets' pipes first;
+ * the first puppet is forked by the observer, later ones by a puppet
+ * ("fork" command), so they inherit its memory.
+ */
+struct ct_puppet {
+	pid_t pid;
+	int cmd[2];
+	int ack[2];
+};
+
+enum ct_op {
+	CT_OP_WRITE = 'W',	/* write one byte in pages [a, b) of the region */
+	CT_OP_READ = 'R',	/* read pages [a, b) */
+	CT_OP_FORK = 'F',	/* fork puppet number a; returns its pid */
+	CT_OP_QUIT = 'Q',	/* reap children, exit */
+};
+
+/* Set up @n puppets; the region they act on is @buf. */
+void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
+/* Fork puppet 0 from the observer; returns its pid. */
+pid_t ct_puppet_start(struct ct_puppet *p);
+/* Have puppet @p do @op; returns its answer (a pid for CT_OP_FORK). */
+long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b);
+
+#endif /* _COWTRACE_TEST_H */

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by cowtrace's selftests (see cowtrace_test.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cowtrace_test.h"
+
+const char *const ct_col_names[C_NCOLS] = {
+	"forks", "shared", "copies", "reuses", "zero_fills", "file_copies",
+	"shared_writes", "thp_reuses", "thp_splits", "hugetlb_copies",
+	"unshares", "bytes_copied", "cow_races", "shared_first",
+	"shared_again", "fork_copies",
+};
+
+static char ct_buf[256 << 10];
+static char ct_copy[sizeof(ct_buf)];
+
+size_t ct_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static const char *ct_module_path(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv("COWTRACE_KO");
+	struct utsname u;
+
+	if (env)
+		return env;
+	uname(&u);
+	snprintf(path, sizeof(path), "build/%s/module/cowtrace.ko", u.release);
+	return path;
+}
+
+bool ct_loaded(void)
+{
+	return access("/sys/module/cowtrace", F_OK) == 0;
+}
+
+int ct_unload(void)
+{
+	if (syscall(SYS_delete_module, "cowtrace", O_NONBLOCK))
+		return -errno;
+	return 0;
+}
+
+int ct_load(const char *params)
+{
+	int fd, ret;
+
+	if (ct_loaded())
+		ct_unload();
+	fd = open(ct_module_path(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+const char *ct_read_file(const char *name)
+{
+	char path[256];
+	ssize_t n, len = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), CT_DIR "/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, ct_buf + len, sizeof(ct_buf) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	if (n < 0)
+		return NULL;
+	ct_buf[len] = '\0';
+	return ct_buf;
+}
+
+static unsigned long long ct_value(const char *tok)
+{
+	if (!strcmp(tok, "off") || !strcmp(tok, "unsupported"))
+		return CT_UNSET;
+	return strtoull(tok, NULL, 10);
+}
+
+int ct_proc(pid_t pid, struct ct_row *row)
+{
+	int map[64], ncols = 0, i;
+	const char *text = ct_read_file("procs");
+	char *save, *line, *tok, *tsave;
+
+	memset(row, 0, sizeof(*row));
+	if (!text)
+		return -errno;
+	strcpy(ct_copy, text);
+	line = strtok_r(ct_copy, "\n", &save);
+	if (!line)
+		return -EINVAL;
+	/* Map the header's columns to ours, whatever their order. */
+	for (tok = strtok_r(line, " ", &tsave); tok && ncols < 64;
+	     tok = strtok_r(NULL, " ", &tsave), ncols++) {
+		map[ncols] = -1;
+		for (i = 0; i < C_NCOLS; i++)
+			if (!strcmp(tok, ct_col_names[i]))
+				map[ncols] = i;
+		if (!strcmp(tok, "pid"))
+			map[ncols] = 100;
+		else if (!strcmp(tok, "ppid"))
+			map[ncols] = 101;
+		else if (!strcmp(tok, "comm"))
+			map[ncols] = 102;
+		else if (!strcmp(tok, "state"))
+			map[ncols] = 103;
+		else if (!strcmp(tok, "inherited"))
+			map[ncols] = 104;
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		struct ct_row r = { .found = true };
+		int col = 0;
+
+		for (tok = strtok_r(line, " ", &tsave); tok && col < ncols;
+		     tok = strtok_r(NULL, " ", &tsave), col++) {
+			switch (map[col]) {
+			case -1:
+				break;
+			case 100:
+				r.pid = strtol(tok, NULL, 10);
+				break;
+			case 101:
+				r.ppid = strtol(tok, NULL, 10);
+				break;
+			case 102:
+				snprintf(r.comm, sizeof(r.comm), "%s", tok);
+				break;
+			case 103:
+				snprintf(r.state, sizeof(r.state), "%s", tok);
+				break;
+			case 104:
+				r.inherited = ct_value(tok);
+				break;
+			default:
+				r.v[map[col]] = ct_value(tok);
+			}
+		}
+		if (r.pid != pid)
+			continue;
+		/* Prefer the live entry over an exited one of a reused pid. */
+		if (!row->found || !strcmp(r.state, "alive"))
+			*row = r;
+	}
+	return row->found ? 0 : -ENOENT;
+}
+
+long long ct_stat(const char *name)
+{
+	const char *text = ct_read_file("stats");
+	size_t len = strlen(name);
+	const char *p;
+
+	if (!text)
+		return -1;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, name, len) && p[len] == ':') {
+			p += len + 1;
+			while (*p == ' ')
+				p++;
+			if (!strncmp(p, "off", 3) || !strncmp(p, "unsupported", 11))
+				return (long long)CT_UNSET;
+			return strtoll(p, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+int ct_control(const char *cmd)
+{
+	int fd = open(CT_DIR "/control", O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, strlen(cmd));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+void ct_warm(void)
+{
+	volatile char stack[64 * 1024];
+	struct ct_row row;
+	size_t i;
+
+	for (i = 0; i < sizeof(stack); i += 256)
+		stack[i] = 1;
+	memset(ct_buf, 0, sizeof(ct_buf));
+	memset(ct_copy, 0, sizeof(ct_copy));
+	ct_proc(getpid(), &row);
+	ct_stat("copies");
+}
+
+void ct_send(int fd)
+{
+	char c = 1;
+
+	if (write(fd, &c, 1) != 1)
+		_exit(90);
+}
+
+void ct_recv(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		_exit(91);
+}
+
+char *ct_map_anon(size_t pages, bool touch)
+{
+	size_t len = pages * ct_page_size();
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	if (touch)
+		memset(p, 0x5a, len);
+	return p;
+}
+
+struct ct_msg {
+	long op;
+	long a;
+	long b;
+};
+
+static struct ct_puppet *ct_puppets;
+static int ct_nr_puppets;
+static char *ct_puppet_buf;
+
+void ct_puppets_init(struct ct_puppet *p, int n, char *buf)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (pipe(p[i].cmd) || pipe(p[i].ack))
+			_exit(93);
+		p[i].pid = 0;
+	}
+	ct_puppets = p;
+	ct_nr_puppets = n;
+	ct_puppet_buf = buf;
+}
+
+static void ct_reply(struct ct_puppet *p, long v)
+{
+	if (write(p->ack[1], &v, sizeof(v)) != sizeof(v))
+		_exit(94);
+}
+
+static void __attribute__((noreturn)) ct_puppet_loop(struct ct_puppet *p)
+{
+	volatile char *buf = ct_puppet_buf;
+	size_t ps = ct_page_size();
+	struct ct_msg m;
+	volatile char sink;
+	long i, ret;
+	pid_t pid;
+
+	ct_warm();
+	memset(&m, 0, sizeof(m));
+	ct_reply(p, 0);
+	for (;;) {
+		if (read(p->cmd[0], &m, sizeof(m)) != sizeof(m))
+			_exit(95);
+		ret = 0;
+		switch (m.op) {
+		case CT_OP_WRITE:
+			for (i = m.a; i < m.b; i++)
+				buf[i * ps] = (char)i;
+			break;
+		case CT_OP_READ:
+			for (i = m.a; i < m.b; i++)
+				sink = buf[i * ps];
+			(void)sink;
+			break;
+		case CT_OP_FORK:
+			pid = fork();
+			if (pid == 0)
+				ct_puppet_loop(&ct_puppets[m.a]);
+			ct_puppets[m.a].pid = pid;
+			/* Wait for the child's "ready" before answering. */
+			if (read(ct_puppets[m.a].ack[0], &ret, sizeof(ret)) != sizeof(ret))
+				_exit(96);
+			ret = pid;
+			break;
+		case CT_OP_QUIT:
+			while (wait(NULL) > 0)
+				;
+			_exit(0);
+		}
+		ct_reply(p, ret);
+	}
+}
+
+pid_t ct_puppet_start(struct ct_puppet *p)
+{
+	long ready;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return pid;
+	if (pid == 0)
+		ct_puppet_loop(p);
+	p->pid = pid;
+	if (read(p->ack[0], &ready, sizeof(ready)) != sizeof(ready))
+		return -1;
+	return pid;
+}
+
+long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
+{
+	struct ct_msg m = { .op = op, .a = a, .b = b };
+	long ret;
+
+	if (write(p->cmd[1], &m, sizeof(m)) != sizeof(m))
+		return -1;
+	if (op == CT_OP_QUIT) {
+		waitpid(p->pid, NULL, 0);
+		return 0;
+	}
+	if (read(p->ack[0], &ret, sizeof(ret)) != sizeof(ret))
+		return -1;
+	if (op == CT_OP_FORK)
+		ct_puppets[a].pid = ret;
+	return ret;
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test-bed selftests: the module loads, its debugfs directory appears
+ * with the documented files and modes, and unloading it leaves nothing
+ * behind (no file, no directory, no registered kprobe).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowtrace_test.h"
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 20];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strdup(buf);
+}
+
+TEST(load_creates_debugfs)
+{
+	static const struct { const char *name; mode_t mode; } files[] = {
+		{ "stats", 0400 }, { "procs", 0400 }, { "mapcount", 0400 },
+		{ "latency", 0400 }, { "probes", 0400 }, { "control", 0600 },
+	};
+	struct stat st;
+	size_t i;
+
+	if (ct_loaded())
+		ASSERT_EQ(0, ct_unload());
+	ASSERT_NE(0, access(CT_DIR, F_OK));
+	ASSERT_EQ(0, ct_load(""));
+	ASSERT_EQ(0, access("/sys/module/cowtrace", F_OK));
+	ASSERT_EQ(0, stat(CT_DIR, &st));
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), CT_DIR "/%s", files[i].name);
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s missing", path);
+		EXPECT_EQ(files[i].mode, st.st_mode & 07777)
+			TH_LOG("%s has mode %o", path, st.st_mode & 07777);
+		EXPECT_EQ(0, st.st_uid);
+	}
+	ASSERT_EQ(0, ct_unload());
+}
+
+TEST(unload_leaves_nothing)
+{
+	char *before, *after;
+
+	if (ct_loaded())
+		ASSERT_EQ(0, ct_unload());
+	before = slurp("/sys/kernel/debug/kprobes/list");
+	ASSERT_NE(NULL, before);
+	ASSERT_EQ(0, ct_load(""));
+	after = slurp("/sys/kernel/debug/kprobes/list");
+	ASSERT_NE(NULL, after);
+	/* The module attached its kprobes ... */
+	EXPECT_NE(NULL, strstr(after, "do_wp_page"));
+	ASSERT_EQ(0, ct_unload());
+	free(after);
+	after = slurp("/sys/kernel/debug/kprobes/list");
+	ASSERT_NE(NULL, after);
+	/* ... and took every one of them away. */
+	EXPECT_STREQ(before, after);
+	EXPECT_NE(0, access(CT_DIR, F_OK));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_NE(0, access("/sys/module/cowtrace", F_OK));
+	free(before);
+	free(after);
+}
+
+TEST(reload_cycles)
+{
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, ct_load(""));
+		ASSERT_EQ(0, ct_unload());
+	}
+	EXPECT_NE(0, access(CT_DIR, F_OK));
+}
+
+TEST_HARNESS_MAIN

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Differences between the kernels cowtrace supports (6.1 and 6.12 LTS),
- * kept in one place.
+ * kept in one place.  An out-of-tree module that spans kernel versions
+ * has to branch on LINUX_VERSION_CODE; it does so here only (and
+ * `make style` tells checkpatch so for this file alone).
  */
 #ifndef _COWTRACE_COMPAT_H
 #define _COWTRACE_COMPAT_H
 
 #include <linux/mm.h>
 #include <linux/percpu_counter.h>
+#include <linux/ptrace.h>
 #include <linux/version.h>
 
 /* Exact anonymous RSS of @mm (6.2 made rss_stat a percpu_counter). */
@@ -34,6 +37,24 @@ static inline unsigned int ct_page_mapcount(struct page *page)
 	       folio_entire_mapcount(folio);
 #else
 	return page_mapcount(page);
+#endif
+}
+
+/* The faulting VMA and fault flags at entry to hugetlb_wp(). */
+static inline void ct_hugetlb_wp_args(struct pt_regs *regs,
+				      struct vm_area_struct **vma,
+				      unsigned int *flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	/* hugetlb_wp(struct vm_fault *vmf) */
+	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+
+	*vma = vmf->vma;
+	*flags = vmf->flags;
+#else
+	/* hugetlb_wp(mm, vma, address, ptep, flags, pagecache_page, ptl) */
+	*vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 1);
+	*flags = regs_get_kernel_argument(regs, 4);
 #endif
 }
 

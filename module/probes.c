@@ -72,7 +72,7 @@ struct ct_ctx {
 };
 
 #define CT_CTX_BITS	10
-#define CT_CTX_SLOTS	(1U << CT_CTX_BITS)
+#define CT_CTX_SLOTS	BIT(CT_CTX_BITS)
 #define CT_CTX_PROBES	16
 
 static struct ct_ctx ct_ctx_table[CT_CTX_SLOTS];
@@ -103,6 +103,7 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 	ct_note_missed();
 	return NULL;
 }
+
 NOKPROBE_SYMBOL(ct_ctx_claim);
 
 static struct ct_ctx *ct_ctx_find(u8 kind)
@@ -117,10 +118,12 @@ static struct ct_ctx *ct_ctx_find(u8 kind)
 	}
 	return NULL;
 }
+
 NOKPROBE_SYMBOL(ct_ctx_find);
 
 static void ct_ctx_release(struct ct_ctx *c)
 {
+	/* The slot's fields are read; only now may another task claim it. */
 	smp_store_release(&c->task, NULL);
 }
 
@@ -130,6 +133,7 @@ static bool ct_wanted(void)
 	return READ_ONCE(ct_enabled) && current->mm &&
 	       ct_filter_match(current);
 }
+
 NOKPROBE_SYMBOL(ct_wanted);
 
 /* ---- probes table ------------------------------------------------------ */
@@ -208,6 +212,7 @@ static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	}
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_wp_entry);
 
 static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
@@ -248,6 +253,7 @@ static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
 	}
 	ct_hist_add(o, c->mapcount, c->refcount, ktime_get_ns() - c->t0);
 }
+
 NOKPROBE_SYMBOL(ct_wp_outcome);
 
 static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -256,10 +262,12 @@ static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!c)
 		return 0;
-	ct_wp_outcome(c, regs_return_value(regs), ct_proc_current());
+	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs),
+		      ct_proc_current());
 	ct_ctx_release(c);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_wp_ret);
 
 /* Inside do_wp_page: the copy path was entered (a page is allocated). */
@@ -272,6 +280,7 @@ static int ct_copy_path_pre(struct kprobe *kp, struct pt_regs *regs)
 		c->copy_path = true;
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_copy_path_pre);
 
 /* A new anonymous page was mapped: in a tracked fault, the copy landed. */
@@ -286,6 +295,7 @@ static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 		c->committed = true;
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_commit_pre);
 
 /* ---- first write to a private file page (do_cow_fault -> finish_fault) -- */
@@ -300,6 +310,7 @@ static int ct_file_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 1;
 	return ct_ctx_claim(CT_CTX_FILE) ? 0 : 1;
 }
+
 NOKPROBE_SYMBOL(ct_file_entry);
 
 static int ct_file_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -317,6 +328,7 @@ static int ct_file_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ct_ctx_release(c);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_file_ret);
 
 /* ---- transparent huge page PMD write fault ----------------------------- */
@@ -337,12 +349,13 @@ static int ct_thp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	c->thp_zero = !PageAnon(pmd_page(vmf->orig_pmd));
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_thp_entry);
 
 static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct ct_ctx *c = ct_ctx_find(CT_CTX_THP);
-	vm_fault_t ret = regs_return_value(regs);
+	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 
 	if (!c)
 		return 0;
@@ -353,6 +366,7 @@ static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ct_ctx_release(c);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_thp_ret);
 
 static int ct_thp_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -364,6 +378,7 @@ static int ct_thp_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
 		c->thp_reused = true;
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_thp_reuse_pre);
 
 /* ---- hugetlb COW ------------------------------------------------------- */
@@ -374,16 +389,7 @@ static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	unsigned int flags;
 	struct ct_ctx *c;
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
-	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
-
-	vma = vmf->vma;
-	flags = vmf->flags;
-#else
-	/* hugetlb_wp(mm, vma, address, ptep, flags, pagecache_page, ptl) */
-	vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 1);
-	flags = regs_get_kernel_argument(regs, 4);
-#endif
+	ct_hugetlb_wp_args(regs, &vma, &flags);
 	ct_hit(CT_P_HUGETLB);
 	if (!ct_wanted())
 		return 1;
@@ -394,6 +400,7 @@ static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	c->huge_size = vma_kernel_pagesize(vma);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_hugetlb_entry);
 
 static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -411,6 +418,7 @@ static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ct_ctx_release(c);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_hugetlb_ret);
 
 static int ct_hugetlb_commit_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -422,6 +430,7 @@ static int ct_hugetlb_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 		c->committed = true;
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_hugetlb_commit_pre);
 
 /* ---- fork-time page-table scan (optional) ------------------------------ */
@@ -435,6 +444,7 @@ static int ct_scan_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		(struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_scan_entry);
 
 static int ct_scan_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -454,6 +464,7 @@ static int ct_scan_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	ct_account(p, CT_FORK_COPIES, res.copied);
 	return 0;
 }
+
 NOKPROBE_SYMBOL(ct_scan_ret);
 
 /* ---- fork and exit tracepoints ----------------------------------------- */

@@ -34,6 +34,7 @@ const char *const ct_counter_names[CT_NR_COUNTERS] = {
 	[CT_SHARED_AGAIN] = "shared_again",
 	[CT_FORK_COPIES] = "fork_copies",
 };
+
 static_assert(ARRAY_SIZE(ct_counter_names) == CT_NR_COUNTERS);
 
 const char *const ct_outcome_names[CT_NR_OUTCOMES] = {
@@ -44,6 +45,7 @@ const char *const ct_outcome_names[CT_NR_OUTCOMES] = {
 	[CT_OUT_SHARED_WRITE] = "shared_write",
 	[CT_OUT_RACE] = "race",
 };
+
 static_assert(ARRAY_SIZE(ct_outcome_names) == CT_NR_OUTCOMES);
 
 struct ct_cpu_stats {
@@ -156,8 +158,11 @@ void ct_show_mapcount(struct seq_file *m)
 			for (rc = 0; rc <= CT_HIST_MAX; rc++) {
 				u64 n = 0;
 
-				for_each_possible_cpu(cpu)
-					n += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->mapcount[shown[i]][mc][rc]);
+				for_each_possible_cpu(cpu) {
+					struct ct_cpu_stats *s = per_cpu_ptr(ct_cpu, cpu);
+
+					n += READ_ONCE(s->mapcount[shown[i]][mc][rc]);
+				}
 				if (!n)
 					continue;
 				seq_printf(m, "%-8s", ct_outcome_names[shown[i]]);

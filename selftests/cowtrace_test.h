@@ -54,6 +54,10 @@ const char *ct_read_file(const char *name);
  */
 void ct_warm(void);
 
+/* Write (read) one byte every @step bytes of [p, p + len). */
+void ct_touch(char *p, size_t len, size_t step);
+void ct_load_bytes(const char *p, size_t len, size_t step);
+
 /* Pipes: one byte messages. */
 void ct_send(int fd);
 void ct_recv(int fd);

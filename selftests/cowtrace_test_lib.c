@@ -107,7 +107,7 @@ int ct_proc(pid_t pid, struct ct_row *row)
 	memset(row, 0, sizeof(*row));
 	if (!text)
 		return -errno;
-	strcpy(ct_copy, text);
+	memcpy(ct_copy, text, strlen(text) + 1);
 	line = strtok_r(ct_copy, "\n", &save);
 	if (!line)
 		return -EINVAL;
@@ -200,14 +200,34 @@ int ct_control(const char *cmd)
 	return (int)n;
 }
 
-void ct_warm(void)
+void ct_touch(char *p, size_t len, size_t step)
 {
-	volatile char stack[64 * 1024];
-	struct ct_row row;
 	size_t i;
 
-	for (i = 0; i < sizeof(stack); i += 256)
-		stack[i] = 1;
+	for (i = 0; i < len; i += step)
+		p[i] = (char)i;
+	/* Keep the compiler from dropping or merging the stores. */
+	asm volatile("" : : "r"(p) : "memory");
+}
+
+void ct_load_bytes(const char *p, size_t len, size_t step)
+{
+	size_t i;
+	char sum = 0;
+
+	for (i = 0; i < len; i += step) {
+		asm volatile("" : : : "memory");
+		sum += p[i];
+	}
+	asm volatile("" : : "r"(sum));
+}
+
+void ct_warm(void)
+{
+	char stack[64 * 1024];
+	struct ct_row row;
+
+	ct_touch(stack, sizeof(stack), 256);
 	memset(ct_buf, 0, sizeof(ct_buf));
 	memset(ct_copy, 0, sizeof(ct_copy));
 	ct_proc(getpid(), &row);
@@ -274,13 +294,13 @@ static void ct_reply(struct ct_puppet *p, long v)
 		_exit(94);
 }
 
-static void __attribute__((noreturn)) ct_puppet_loop(struct ct_puppet *p)
+static void ct_puppet_run(struct ct_puppet *p);
+
+static void ct_puppet_loop(struct ct_puppet *p)
 {
-	volatile char *buf = ct_puppet_buf;
 	size_t ps = ct_page_size();
 	struct ct_msg m;
-	volatile char sink;
-	long i, ret;
+	long ret;
 	pid_t pid;
 
 	ct_warm();
@@ -292,18 +312,15 @@ static void __attribute__((noreturn)) ct_puppet_loop(struct ct_puppet *p)
 		ret = 0;
 		switch (m.op) {
 		case CT_OP_WRITE:
-			for (i = m.a; i < m.b; i++)
-				buf[i * ps] = (char)i;
+			ct_touch(ct_puppet_buf + m.a * ps, (m.b - m.a) * ps, ps);
 			break;
 		case CT_OP_READ:
-			for (i = m.a; i < m.b; i++)
-				sink = buf[i * ps];
-			(void)sink;
+			ct_load_bytes(ct_puppet_buf + m.a * ps, (m.b - m.a) * ps, ps);
 			break;
 		case CT_OP_FORK:
 			pid = fork();
 			if (pid == 0)
-				ct_puppet_loop(&ct_puppets[m.a]);
+				ct_puppet_run(&ct_puppets[m.a]);
 			ct_puppets[m.a].pid = pid;
 			/* Wait for the child's "ready" before answering. */
 			if (read(ct_puppets[m.a].ack[0], &ret, sizeof(ret)) != sizeof(ret))
@@ -319,6 +336,12 @@ static void __attribute__((noreturn)) ct_puppet_loop(struct ct_puppet *p)
 	}
 }
 
+static void ct_puppet_run(struct ct_puppet *p)
+{
+	ct_puppet_loop(p);
+	_exit(97);
+}
+
 pid_t ct_puppet_start(struct ct_puppet *p)
 {
 	long ready;
@@ -327,7 +350,7 @@ pid_t ct_puppet_start(struct ct_puppet *p)
 	if (pid < 0)
 		return pid;
 	if (pid == 0)
-		ct_puppet_loop(p);
+		ct_puppet_run(p);
 	p->pid = pid;
 	if (read(p->ack[0], &ready, sizeof(ready)) != sizeof(ready))
 		return -1;

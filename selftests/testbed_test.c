@@ -44,7 +44,7 @@ TEST(load_creates_debugfs)
 	ASSERT_EQ(0, access("/sys/module/cowtrace", F_OK));
 	ASSERT_EQ(0, stat(CT_DIR, &st));
 	ASSERT_TRUE(S_ISDIR(st.st_mode));
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		char path[128];
 
 		snprintf(path, sizeof(path), CT_DIR "/%s", files[i].name);

@@ -21,7 +21,7 @@ MODULE_SRC := $(wildcard module/*.c module/*.h) module/Kbuild
 SELFTEST_SRC := $(wildcard selftests/*.c selftests/*.h)
 KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
-SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(filter-out selftests/cowtrace_test_lib.c,$(wildcard selftests/*_test.c)))
+SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
 
 .PHONY: all module testbed-module selftests deps check demo style sparse clean ksrc kernels
 
@@ -67,20 +67,28 @@ $(KSRC_STAMP):
 
 ksrc: $(KSRC_STAMP)
 
-build/selftests/%: selftests/%.c selftests/cowtrace_test_lib.c selftests/cowtrace_test.h $(KSRC_STAMP)
-	@mkdir -p build/selftests
-	$(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
-		-isystem $(KSRC)/tools/testing/selftests -Iselftests \
-		-o $@ $< selftests/cowtrace_test_lib.c
+TEST_LIB := selftests/cowtrace_test_lib.c selftests/claims.c
+TEST_HDR := selftests/cowtrace_test.h selftests/claims.h
+TEST_CC = $(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
+	-isystem $(KSRC)/tools/testing/selftests -Iselftests
 
-selftests: $(SELFTEST_BIN)
+build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+	@mkdir -p build/selftests
+	$(TEST_CC) -o $@ $< $(TEST_LIB)
+
+# The demo: the claims narrated, built from the same scenarios.
+build/cowdemo: scripts/cowdemo.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+	@mkdir -p build
+	$(TEST_CC) -o $@ $< $(TEST_LIB)
+
+selftests: $(SELFTEST_BIN) build/cowdemo
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --show-types -q
 style: $(KSRC_STAMP)
 	$(CHECKPATCH) -f $(filter-out module/compat.h,$(wildcard module/*.c module/*.h)) \
-		$(wildcard selftests/*.c selftests/*.h selftests/testbed/*.c)
+		$(wildcard selftests/*.c selftests/*.h selftests/testbed/*.c scripts/*.c)
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
 
 deps:

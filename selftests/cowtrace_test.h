@@ -13,6 +13,10 @@
 #define CT_DIR "/sys/kernel/debug/cowtrace"
 #define CT_UNSET (~0ULL)	/* "off" or "unsupported" in a file */
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 enum ct_col {
 	C_FORKS, C_SHARED, C_COPIES, C_REUSES, C_ZERO_FILLS, C_FILE_COPIES,
 	C_SHARED_WRITES, C_THP_REUSES, C_THP_SPLITS, C_HUGETLB_COPIES,
@@ -85,6 +89,10 @@ enum ct_op {
 	CT_OP_READ = 'R',	/* read pages [a, b) */
 	CT_OP_FORK = 'F',	/* fork puppet number a; returns its pid */
 	CT_OP_QUIT = 'Q',	/* reap children, exit */
+	CT_OP_MADVISE = 'M',	/* madvise(pages [a, b), advice c) */
+	CT_OP_FORK_EXEC = 'E',	/* fork a child that execs true; wait */
+	CT_OP_VMSPLICE = 'V',	/* vmsplice pages [a, b) into a pipe kept */
+	CT_OP_VFORK = 'v',	/* vfork() a child that exits at once */
 };
 
 /* Set up @n puppets; the region they act on is @buf. */
@@ -93,5 +101,6 @@ void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
 pid_t ct_puppet_start(struct ct_puppet *p);
 /* Have puppet @p do @op; returns its answer (a pid for CT_OP_FORK). */
 long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b);
+long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
 
 #endif /* _COWTRACE_TEST_H */

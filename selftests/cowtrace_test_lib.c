@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@ const char *const ct_col_names[C_NCOLS] = {
 	"unshares", "bytes_copied", "cow_races", "shared_first",
 	"shared_again", "fork_copies",
 };
+
+#define CT_PUPPET_TIMEOUT_MS (120 * 1000)
 
 static char ct_buf[256 << 10];
 static char ct_copy[sizeof(ct_buf)];
@@ -268,6 +272,7 @@ struct ct_msg {
 	long op;
 	long a;
 	long b;
+	long c;
 };
 
 static struct ct_puppet *ct_puppets;
@@ -325,8 +330,43 @@ static void ct_puppet_loop(struct ct_puppet *p)
 			/* Wait for the child's "ready" before answering. */
 			if (read(ct_puppets[m.a].ack[0], &ret, sizeof(ret)) != sizeof(ret))
 				_exit(96);
+			/* Our stack and buffers are shared now: make them ours. */
+			ct_warm();
 			ret = pid;
 			break;
+		case CT_OP_MADVISE:
+			ret = madvise(ct_puppet_buf + m.a * ps, (m.b - m.a) * ps, m.c) ? -errno : 0;
+			break;
+		case CT_OP_FORK_EXEC:
+			pid = fork();
+			if (pid == 0) {
+				execlp("true", "true", (char *)NULL);
+				_exit(127);
+			}
+			waitpid(pid, NULL, 0);
+			ret = pid;
+			break;
+		case CT_OP_VFORK:
+			pid = vfork();
+			if (pid == 0)
+				_exit(0);
+			waitpid(pid, NULL, 0);
+			ret = pid;
+			break;
+		case CT_OP_VMSPLICE: {
+			struct iovec iov = {
+				.iov_base = ct_puppet_buf + m.a * ps,
+				.iov_len = (m.b - m.a) * ps,
+			};
+			int fds[2];
+
+			/* The pipe keeps a reference to each page. */
+			if (pipe(fds) || fcntl(fds[1], F_SETPIPE_SZ, (int)iov.iov_len) < 0)
+				ret = -errno;
+			else
+				ret = vmsplice(fds[1], &iov, 1, 0);
+			break;
+		}
 		case CT_OP_QUIT:
 			while (wait(NULL) > 0)
 				;
@@ -359,7 +399,13 @@ pid_t ct_puppet_start(struct ct_puppet *p)
 
 long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
 {
-	struct ct_msg m = { .op = op, .a = a, .b = b };
+	return ct_puppet_do3(p, op, a, b, 0);
+}
+
+long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
+{
+	struct ct_msg m = { .op = op, .a = a, .b = b, .c = c };
+	struct pollfd pfd = { .fd = p->ack[0], .events = POLLIN };
 	long ret;
 
 	if (write(p->cmd[1], &m, sizeof(m)) != sizeof(m))
@@ -368,8 +414,13 @@ long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
 		waitpid(p->pid, NULL, 0);
 		return 0;
 	}
-	if (read(p->ack[0], &ret, sizeof(ret)) != sizeof(ret))
+	/* A puppet that died (a signal) must not hang the observer. */
+	if (poll(&pfd, 1, CT_PUPPET_TIMEOUT_MS) != 1 ||
+	    read(p->ack[0], &ret, sizeof(ret)) != sizeof(ret)) {
+		fprintf(stderr, "# puppet %d did not answer op '%c'\n",
+			p->pid, (int)op);
 		return -1;
+	}
 	if (op == CT_OP_FORK)
 		ct_puppets[a].pid = ret;
 	return ret;

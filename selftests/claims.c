@@ -1,0 +1,742 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The claims of shared/seed-claims.md, each settled by a scenario run in
+ * quiescent puppet processes (see cowtrace_test.h) and measured with
+ * cowtrace.  A verdict is computed from the measurement, never assumed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "claims.h"
+#include "cowtrace_test.h"
+
+#define N 256
+#define K 16
+
+static size_t ps;
+
+const char *claim_verdict_name(enum claim_verdict v)
+{
+	static const char *const names[] = {
+		[V_HOLDS] = "holds", [V_REFUTED] = "refuted",
+		[V_PARTLY] = "partly", [V_SKIPPED] = "skipped",
+		[V_ERROR] = "error",
+	};
+
+	return names[v];
+}
+
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+#define MEASURED(c, ...) say((c)->measured, sizeof((c)->measured), __VA_ARGS__)
+#define WHY(c, ...) say((c)->why, sizeof((c)->why), __VA_ARGS__)
+
+/* A process's row now; all zero if it has had no event yet. */
+static struct ct_row row(pid_t pid)
+{
+	struct ct_row r;
+
+	if (ct_proc(pid, &r))
+		memset(&r, 0, sizeof(r));
+	return r;
+}
+
+static long long d(const struct ct_row *a, const struct ct_row *b,
+		   enum ct_col col)
+{
+	return (long long)(b->v[col] - a->v[col]);
+}
+
+/* A "Key:   N kB" field of /proc/PID/FILE, in kB; -1 if absent. */
+static long long proc_kb(pid_t pid, const char *file, const char *key)
+{
+	char path[64], line[256];
+	size_t len = strlen(key);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			v = strtoll(line + len + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Puppets over a fresh mapping of @pages; puppet 0 (the parent) started. */
+static struct ct_puppet *world(char *buf, int n)
+{
+	static struct ct_puppet pp[8];
+
+	ps = ct_page_size();
+	ct_puppets_init(pp, n, buf);
+	if (ct_puppet_start(&pp[0]) <= 0)
+		return NULL;
+	return pp;
+}
+
+static void quit_all(struct ct_puppet *pp, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (pp[i].pid > 0)
+			ct_puppet_do(&pp[i], CT_OP_QUIT, 0, 0);
+}
+
+static int setup_fail(struct claim *c, const char *what)
+{
+	c->verdict = V_ERROR;
+	WHY(c, "setup failed: %s (%s)", what, strerror(errno));
+	return -1;
+}
+
+/* Parent writes N pages, forks one child. */
+static struct ct_puppet *parent_and_child(struct claim *c, pid_t *parent,
+					  pid_t *child, int n)
+{
+	char *buf = ct_map_anon(N, false);
+	struct ct_puppet *pp;
+
+	if (!buf || !(pp = world(buf, n))) {
+		setup_fail(c, "puppets");
+		return NULL;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N);
+	*parent = pp[0].pid;
+	*child = ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	return pp;
+}
+
+static void claim_c1(struct claim *c)
+{
+	struct ct_row a, b, ch;
+	struct ct_puppet *pp;
+	char *buf = ct_map_anon(N, false);
+	long long rss, shared, first, again, copied;
+
+	if (!buf || !(pp = world(buf, 2))) {
+		setup_fail(c, "puppets");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N);
+	rss = proc_kb(pp[0].pid, "status", "RssAnon") * 1024 / (long long)ps;
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	b = row(pp[0].pid);
+	ch = row(pp[1].pid);
+	shared = d(&a, &b, C_SHARED);
+	first = d(&a, &b, C_SHARED_FIRST);
+	again = d(&a, &b, C_SHARED_AGAIN);
+	copied = d(&a, &b, C_FORK_COPIES);
+	c->v[0] = shared;
+	c->v[1] = (long long)ch.inherited;
+	c->v[2] = first;
+	c->v[3] = again;
+	c->v[4] = copied;
+	c->v[5] = rss;
+	MEASURED(c, "fork() shared %lld anonymous pages with the child (the parent's RssAnon said %lld, of which %d were written by the test); "
+		 "%lld went from mapcount 1 to 2, %lld were already shared, %lld were copied at fork",
+		 shared, rss, N, first, again, copied);
+	if (b.v[C_FORK_COPIES] == CT_UNSET) {
+		c->verdict = V_SKIPPED;
+		WHY(c, "cowtrace was loaded without fork_scan=1");
+	} else if (copied == 0 && shared >= N && first + again == shared) {
+		c->verdict = V_HOLDS;
+		WHY(c, "no page was copied at fork; every resident anonymous page became shared");
+	} else {
+		c->verdict = V_REFUTED;
+		WHY(c, "fork copied %lld pages", copied);
+	}
+	quit_all(pp, 2);
+}
+
+static void claim_c2(struct claim *c)
+{
+	struct ct_row pa, pb, ca, cb;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	pa = row(parent);
+	ca = row(child);
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K);
+	pb = row(parent);
+	cb = row(child);
+	c->v[0] = d(&ca, &cb, C_COPIES);
+	c->v[1] = d(&pa, &pb, C_COPIES);
+	c->v[2] = d(&ca, &cb, C_BYTES_COPIED);
+	c->v[3] = d(&ca, &cb, C_REUSES) + d(&ca, &cb, C_ZERO_FILLS);
+	MEASURED(c, "the child wrote %d of %d shared pages: child copies %lld (%lld bytes), parent copies %lld",
+		 K, N, c->v[0], c->v[2], c->v[1]);
+	if (c->v[0] == K && c->v[1] == 0 && c->v[2] == K * (long long)ps) {
+		c->verdict = V_HOLDS;
+		WHY(c, "exactly one 4 KiB copy per written page, for the writer only");
+	} else {
+		c->verdict = V_REFUTED;
+	}
+	quit_all(pp, 2);
+}
+
+static void claim_c10(struct claim *c)
+{
+	struct ct_row pa, pb;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K);
+	pa = row(parent);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, K);
+	pb = row(parent);
+	c->v[0] = d(&pa, &pb, C_REUSES);
+	c->v[1] = d(&pa, &pb, C_COPIES);
+	MEASURED(c, "after the child copied %d pages, the parent wrote the same pages: %lld write faults that reused the page, %lld copies",
+		 K, c->v[0], c->v[1]);
+	if (c->v[0] == 0 && c->v[1] == 0) {
+		c->verdict = V_HOLDS;
+		WHY(c, "the parent's PTEs were made writable eagerly: its writes did not fault");
+	} else if (c->v[0] == K && c->v[1] == 0) {
+		c->verdict = V_REFUTED;
+		WHY(c, "nothing marks the original writable: it stays write-protected, and the parent's next write takes a fault that finds the page exclusive and reuses it without copying");
+	} else {
+		c->verdict = V_ERROR;
+	}
+	quit_all(pp, 2);
+}
+
+static void claim_c3(struct claim *c)
+{
+	static const int sizes[] = { 256, 16384 };
+	long long copies[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		char *buf = ct_map_anon(sizes[i], false);
+		struct ct_puppet *pp;
+		struct ct_row r;
+		pid_t pid;
+
+		if (!buf || !(pp = world(buf, 1))) {
+			setup_fail(c, "puppets");
+			return;
+		}
+		ct_puppet_do(&pp[0], CT_OP_WRITE, 0, sizes[i]);
+		pid = ct_puppet_do(&pp[0], CT_OP_FORK_EXEC, 0, 0);
+		r = row(pid);
+		copies[i] = r.v[C_COPIES];
+		quit_all(pp, 1);
+		munmap(buf, sizes[i] * ps);
+	}
+	c->v[0] = copies[0];
+	c->v[1] = copies[1];
+	MEASURED(c, "fork() then exec(true): the child copied %lld pages from a %d KiB parent and %lld from a %d MiB parent",
+		 copies[0], sizes[0] * 4, copies[1], sizes[1] * 4 / 1024);
+	if (copies[0] <= 9 && copies[1] <= 9 && copies[0] == copies[1]) {
+		c->verdict = V_HOLDS;
+		WHY(c, "a handful of pages (the stack and libc data touched before exec), independent of the parent's size");
+	} else {
+		c->verdict = V_REFUTED;
+	}
+}
+
+static long long pss_kb(pid_t a, pid_t b)
+{
+	return proc_kb(a, "smaps_rollup", "Pss") + proc_kb(b, "smaps_rollup", "Pss");
+}
+
+static void claim_c4(struct claim *c)
+{
+	const int n = 1000, k = n / 20;
+	char *buf = ct_map_anon(n, false);
+	long long pss0, pss1;
+	struct ct_row a, b;
+	struct ct_puppet *pp;
+
+	if (!buf || !(pp = world(buf, 2))) {
+		setup_fail(c, "puppets");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, n);
+	ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	ct_puppet_do(&pp[1], CT_OP_READ, 0, n);
+	pss0 = pss_kb(pp[0].pid, pp[1].pid);
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, k);
+	b = row(pp[0].pid);
+	pss1 = pss_kb(pp[0].pid, pp[1].pid);
+	c->v[0] = d(&a, &b, C_COPIES);
+	c->v[1] = pss1 - pss0;
+	c->v[2] = k;
+	MEASURED(c, "the parent wrote 5%% (%d) of %d shared pages while the child read them all: %lld copies; the pair's Pss grew by %lld KiB (%lld KiB expected)",
+		 k, n, c->v[0], c->v[1], c->v[0] * (long long)ps / 1024);
+	/* Pss is printed in whole KiB per process: allow 2 KiB of rounding. */
+	if (c->v[0] == k && llabs(c->v[1] - k * (long long)ps / 1024) <= 2) {
+		c->verdict = V_HOLDS;
+		WHY(c, "the extra memory is the written pages times 4 KiB, not the process size");
+	} else {
+		c->verdict = V_REFUTED;
+	}
+	quit_all(pp, 2);
+}
+
+static void claim_c5(struct claim *c)
+{
+	long long rss0, rss1, cpd0, cpd1, ppd0, ppd1, pss0, pss1;
+	struct ct_row a, b;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	rss0 = proc_kb(child, "status", "VmRSS");
+	cpd0 = proc_kb(child, "smaps_rollup", "Private_Dirty");
+	ppd0 = proc_kb(parent, "smaps_rollup", "Private_Dirty");
+	pss0 = pss_kb(parent, child);
+	a = row(child);
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K);
+	b = row(child);
+	rss1 = proc_kb(child, "status", "VmRSS");
+	cpd1 = proc_kb(child, "smaps_rollup", "Private_Dirty");
+	ppd1 = proc_kb(parent, "smaps_rollup", "Private_Dirty");
+	pss1 = pss_kb(parent, child);
+	c->v[0] = d(&a, &b, C_BYTES_COPIED) / 1024;
+	c->v[1] = rss1 - rss0;
+	c->v[2] = cpd1 - cpd0;
+	c->v[3] = ppd1 - ppd0;
+	c->v[4] = pss1 - pss0;
+	MEASURED(c, "the child copied %lld KiB; its VmRSS grew by %lld KiB, its Private_Dirty by %lld KiB, the parent's Private_Dirty by %lld KiB, the pair's Pss by %lld KiB",
+		 c->v[0], c->v[1], c->v[2], c->v[3], c->v[4]);
+	if (c->v[1] == c->v[0]) {
+		c->verdict = V_HOLDS;
+	} else if (llabs(c->v[4] - c->v[0]) <= 2 && c->v[2] == c->v[0]) {
+		c->verdict = V_PARTLY;
+		WHY(c, "VmRSS counts mapped pages and the child maps as many as before; the copies show in Private_Dirty (the parent's too: its originals are now private) and in the pair's Pss, which grows by exactly the bytes copied");
+	} else {
+		c->verdict = V_REFUTED;
+	}
+	quit_all(pp, 2);
+}
+
+static unsigned long checksum(const char *p, size_t len)
+{
+	unsigned long h = 5381;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = h * 33 + (unsigned char)p[i];
+	return h;
+}
+
+static void claim_c6(struct claim *c)
+{
+	char path[] = "/tmp/cowtrace-claim-XXXXXX", *data, *map;
+	struct ct_puppet *pp;
+	struct ct_row a, b;
+	unsigned long sum;
+	size_t len, i;
+	int fd;
+
+	ps = ct_page_size();
+	len = N * ps;
+	data = malloc(len);
+	fd = mkstemp(path);
+	if (!data || fd < 0) {
+		setup_fail(c, "temporary file");
+		return;
+	}
+	for (i = 0; i < len; i++)
+		data[i] = (char)(i * 13 + 5);
+	sum = checksum(data, len);
+	if (write(fd, data, len) != (ssize_t)len) {
+		setup_fail(c, "write");
+		return;
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED || !(pp = world(map, 1))) {
+		setup_fail(c, "mmap");
+		return;
+	}
+	/* Pages 128..135 are read first, so mapped from the page cache. */
+	ct_puppet_do(&pp[0], CT_OP_READ, 128, 128 + K / 2);
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, K / 2);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 128, 128 + K / 2);
+	b = row(pp[0].pid);
+	quit_all(pp, 1);
+	memset(data, 0, len);
+	c->v[0] = d(&a, &b, C_FILE_COPIES);
+	c->v[1] = pread(fd, data, len, 0) == (ssize_t)len && checksum(data, len) == sum;
+	c->v[2] = d(&a, &b, C_COPIES) + d(&a, &b, C_ZERO_FILLS);
+	MEASURED(c, "%d pages of a MAP_PRIVATE file written (%d first touched by the write, %d read first): %lld file copies; file %s",
+		 K, K / 2, K / 2, c->v[0], c->v[1] ? "unchanged" : "CHANGED");
+	c->verdict = c->v[0] == K && c->v[1] ? V_HOLDS : V_REFUTED;
+	munmap(map, len);
+	close(fd);
+	unlink(path);
+	free(data);
+}
+
+static void claim_c7(struct claim *c)
+{
+	const int w = 32, dn = 16;
+	char *buf = ct_map_anon(N, false);
+	struct ct_row a, b, ca, cb;
+	struct ct_puppet *pp;
+	long long s1, s2;
+
+	if (!buf || !(pp = world(buf, 3))) {
+		setup_fail(c, "puppets");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N);
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	b = row(pp[0].pid);
+	s1 = d(&a, &b, C_SHARED);
+	if (ct_puppet_do3(&pp[0], CT_OP_MADVISE, 0, w, MADV_WIPEONFORK) ||
+	    ct_puppet_do3(&pp[0], CT_OP_MADVISE, w, w + dn, MADV_DONTFORK)) {
+		c->verdict = V_SKIPPED;
+		WHY(c, "madvise(MADV_WIPEONFORK/MADV_DONTFORK) failed");
+		quit_all(pp, 3);
+		return;
+	}
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_FORK, 2, 0);
+	b = row(pp[0].pid);
+	s2 = d(&a, &b, C_SHARED);
+	ca = row(pp[2].pid);
+	ct_puppet_do(&pp[2], CT_OP_WRITE, 0, w);
+	cb = row(pp[2].pid);
+	c->v[0] = s1 - s2;
+	c->v[1] = w + dn;
+	c->v[2] = d(&ca, &cb, C_COPIES);
+	MEASURED(c, "a fork shared %lld pages; after MADV_WIPEONFORK on %d and MADV_DONTFORK on %d of them the next fork shared %lld fewer; the child's %d writes to the wiped range made %lld copies",
+		 s1, w, dn, c->v[0], w, c->v[2]);
+	c->verdict = c->v[0] == w + dn && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
+	quit_all(pp, 3);
+}
+
+static void claim_c8(struct claim *c)
+{
+	struct ct_row a, b, ca, cb;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	ca = row(child);
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, N);
+	cb = row(child);
+	a = row(parent);
+	ct_puppet_do(&pp[0], CT_OP_VFORK, 0, 0);
+	b = row(parent);
+	c->v[0] = d(&ca, &cb, C_COPIES);
+	c->v[1] = d(&a, &b, C_FORKS);
+	c->v[2] = d(&a, &b, C_SHARED);
+	MEASURED(c, "a child that wrote all %d shared pages made %lld copies, one fault each; a vfork() then counted %lld forks and shared %lld pages",
+		 N, c->v[0], c->v[1], c->v[2]);
+	c->verdict = c->v[0] == N && c->v[1] == 0 && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
+	quit_all(pp, 2);
+}
+
+static void claim_c9(struct claim *c)
+{
+	struct ct_row a[4], b[4];
+	struct ct_puppet *pp;
+	char *buf = ct_map_anon(N, false);
+	static const int order[] = { 1, 0, 2, 3 };
+	int i;
+
+	if (!buf || !(pp = world(buf, 4))) {
+		setup_fail(c, "puppets");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, K);
+	for (i = 1; i < 4; i++)
+		ct_puppet_do(&pp[0], CT_OP_FORK, i, 0);
+	/* Writers in turn: child 1, the parent, child 2, child 3. */
+	for (i = 0; i < 4; i++) {
+		struct ct_puppet *p = &pp[order[i]];
+
+		a[i] = row(p->pid);
+		ct_puppet_do(p, CT_OP_WRITE, 0, K);
+		b[i] = row(p->pid);
+		c->v[2 * i] = d(&a[i], &b[i], C_COPIES);
+		c->v[2 * i + 1] = d(&a[i], &b[i], C_REUSES);
+	}
+	MEASURED(c, "a parent and 3 children share %d pages; in turn child 1, the parent, child 2 and child 3 write them: copies %lld, %lld, %lld, %lld; reuses %lld, %lld, %lld, %lld",
+		 K, c->v[0], c->v[2], c->v[4], c->v[6], c->v[1], c->v[3], c->v[5], c->v[7]);
+	if (c->v[0] == K && c->v[2] == K && c->v[4] == K && c->v[6] == 0 && c->v[7] == K) {
+		c->verdict = V_HOLDS;
+		WHY(c, "whoever writes while others share copies, the parent included; the last sharer reuses");
+	} else {
+		c->verdict = V_REFUTED;
+	}
+	quit_all(pp, 4);
+}
+
+/* Faults in the mapcount file for @outcome at @mapcount, refcount >= @rmin. */
+static long long hist(const char *outcome, int mapcount, int rmin)
+{
+	const char *text = ct_read_file("mapcount"), *p;
+	long long n, sum = 0;
+	char o[32];
+	int mc, rc;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (sscanf(p, "%31s %d %d %lld", o, &mc, &rc, &n) == 4 &&
+		    !strcmp(o, outcome) && mc == mapcount && rc >= rmin)
+			sum += n;
+	return sum;
+}
+
+static void claim_c11(struct claim *c)
+{
+	struct ct_row a, b;
+	char cmd[64];
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	/* The child goes: the parent's pages are mapped once but not exclusive. */
+	ct_puppet_do(&pp[1], CT_OP_QUIT, 0, 0);
+	pp[1].pid = 0;
+	if (ct_puppet_do(&pp[0], CT_OP_VMSPLICE, 0, K) != K * (long)ps) {
+		c->verdict = V_SKIPPED;
+		WHY(c, "vmsplice() did not take the pages");
+		quit_all(pp, 1);
+		return;
+	}
+	/* The mapcount table is global: count only the parent, from zero. */
+	snprintf(cmd, sizeof(cmd), "filter pid %d", parent);
+	ct_control(cmd);
+	ct_control("reset");
+	a = row(parent);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 2 * K);
+	b = row(parent);
+	ct_control("filter none");
+	c->v[0] = d(&a, &b, C_COPIES);
+	c->v[1] = d(&a, &b, C_REUSES);
+	c->v[2] = hist("copy", 1, 2);
+	c->v[3] = hist("reuse", 1, 1) - hist("reuse", 1, 2);
+	MEASURED(c, "%d pages mapped once, %d of them also referenced by a pipe (vmsplice): writes made %lld copies and %lld reuses; mapcount table: copies at mapcount 1 with refcount 2 or more %lld, reuses at mapcount 1 refcount 1 %lld",
+		 2 * K, K, c->v[0], c->v[1], c->v[2], c->v[3]);
+	if (c->v[0] == K && c->v[2] == K && c->v[3] == K) {
+		c->verdict = V_REFUTED;
+		WHY(c, "at the same mapcount (1) the page was copied when an extra reference existed: the decision is made on the reference count (and the PageAnonExclusive flag), not the mapcount");
+	} else {
+		c->verdict = V_ERROR;
+	}
+	quit_all(pp, 1);
+}
+
+static void claim_c12(struct claim *c)
+{
+	struct ct_row a, b;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+	long long moved = 0;
+	int col;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	a = row(child);
+	ct_puppet_do(&pp[1], CT_OP_READ, 0, N);
+	b = row(child);
+	for (col = C_COPIES; col <= C_COW_RACES; col++)
+		if (a.v[col] != CT_UNSET)
+			moved += d(&a, &b, col);
+	c->v[0] = moved;
+	MEASURED(c, "the child read all %d shared pages: %lld COW events", N, moved);
+	c->verdict = moved == 0 ? V_HOLDS : V_REFUTED;
+	quit_all(pp, 2);
+}
+
+static char *map_aligned_thp(void)
+{
+	size_t pmd = 2UL << 20;
+	char *p = mmap(NULL, 2 * pmd, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	p = (char *)(((unsigned long)p + pmd - 1) & ~(pmd - 1));
+	if (madvise(p, pmd, MADV_HUGEPAGE))
+		return NULL;
+	return p;
+}
+
+static void claim_c13(struct claim *c)
+{
+	struct ct_row a, b;
+	struct ct_puppet *pp;
+	long long huge_kb;
+	char *buf;
+	FILE *f;
+
+	ps = ct_page_size();
+	buf = map_aligned_thp();
+	if (!buf || !(pp = world(buf, 2))) {
+		setup_fail(c, "THP mapping");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 512);
+	huge_kb = proc_kb(pp[0].pid, "smaps_rollup", "AnonHugePages");
+	c->v[6] = huge_kb;
+	if (huge_kb < 2048) {
+		c->verdict = V_SKIPPED;
+		WHY(c, "the kernel gave no transparent huge page (AnonHugePages %lld kB)", huge_kb);
+		quit_all(pp, 1);
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	a = row(pp[1].pid);
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, 1);
+	b = row(pp[1].pid);
+	c->v[0] = d(&a, &b, C_THP_SPLITS);
+	c->v[1] = d(&a, &b, C_COPIES);
+	c->v[2] = d(&a, &b, C_BYTES_COPIED);
+	quit_all(pp, 2);
+	MEASURED(c, "anonymous THP: one byte written by the child into a shared 2 MiB page: %lld PMD split, %lld copies, %lld bytes copied. ",
+		 c->v[0], c->v[1], c->v[2]);
+
+	/*
+	 * hugetlb: reserve 2 MiB pages first.  The mapping's owner (this
+	 * process) keeps one reserved; the parent and the child's copy need
+	 * one each.
+	 */
+	f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	if (f) {
+		fputs("4", f);
+		fclose(f);
+	}
+	buf = mmap(NULL, 2UL << 20, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	c->v[3] = c->v[4] = -1;
+	if (buf != MAP_FAILED && (pp = world(buf, 2))) {
+		ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 1);
+		ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+		a = row(pp[1].pid);
+		ct_puppet_do(&pp[1], CT_OP_WRITE, 0, 1);
+		b = row(pp[1].pid);
+		c->v[3] = d(&a, &b, C_HUGETLB_COPIES);
+		c->v[4] = d(&a, &b, C_BYTES_COPIED);
+		quit_all(pp, 2);
+		munmap(buf, 2UL << 20);
+		MEASURED(c, "hugetlb: the same write copied %lld huge page, %lld bytes",
+			 c->v[3], c->v[4]);
+	} else {
+		MEASURED(c, "hugetlb: no huge page could be reserved");
+	}
+	if (c->v[0] == 1 && c->v[2] == (long long)ps) {
+		c->verdict = c->v[4] == 2L << 20 ? V_PARTLY : V_REFUTED;
+		WHY(c, "for anonymous THP the claim is outdated: the PMD is split and one 4 KiB page copied; %s",
+		    c->v[4] == 2L << 20 ? "hugetlb pages do copy the whole 2 MiB" :
+		    "hugetlb was not measured");
+	} else if (c->v[2] == 2L << 20) {
+		c->verdict = V_HOLDS;
+	} else {
+		c->verdict = V_ERROR;
+	}
+}
+
+static void claim_c14(struct claim *c)
+{
+	struct ct_row a, b;
+	struct ct_puppet *pp;
+	pid_t parent, child;
+
+	pp = parent_and_child(c, &parent, &child, 2);
+	if (!pp)
+		return;
+	a = row(child);
+	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, N);
+	b = row(child);
+	c->v[0] = d(&a, &b, C_COPIES);
+	MEASURED(c, "a child writing all %d shared pages made %lld copies (%lld%% of them); see the latency file for the cost per fault",
+		 N, c->v[0], c->v[0] * 100 / N);
+	c->verdict = c->v[0] == N ? V_HOLDS : V_REFUTED;
+	WHY(c, "every written shared page costs a fault and a copy: the saving of fork disappears");
+	quit_all(pp, 2);
+}
+
+static void claim_c15(struct claim *c)
+{
+	char *buf = ct_map_anon(N, false);
+	struct ct_puppet *pp;
+	struct ct_row a, b;
+
+	if (!buf || !(pp = world(buf, 1))) {
+		setup_fail(c, "puppets");
+		return;
+	}
+	ct_puppet_do(&pp[0], CT_OP_READ, 0, K);
+	a = row(pp[0].pid);
+	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, K);
+	b = row(pp[0].pid);
+	c->v[0] = d(&a, &b, C_ZERO_FILLS);
+	c->v[1] = d(&a, &b, C_COPIES);
+	c->v[2] = d(&a, &b, C_BYTES_COPIED);
+	MEASURED(c, "%d pages of fresh anonymous memory read, then written: %lld zero fills, %lld copies, %lld bytes copied",
+		 K, c->v[0], c->v[1], c->v[2]);
+	c->verdict = c->v[0] == K && c->v[1] == 0 && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
+	WHY(c, "reads map the shared zero page; a write allocates a zeroed page, nothing is copied");
+	quit_all(pp, 1);
+}
+
+#define CLAIM(n, t) { "C" #n, t, claim_c##n }
+
+const struct claim_entry claims[] = {
+	CLAIM(1, "fork() copies no data pages: parent and child share every page, and the copies at fork are zero"),
+	CLAIM(2, "a write to a shared page copies only that 4 KiB page, for the writer alone"),
+	CLAIM(3, "pages never written are never copied: fork() followed at once by exec() copies almost nothing, whatever the parent's size"),
+	CLAIM(4, "the extra memory after fork is the pages written times 4 KiB, not the process size"),
+	CLAIM(5, "COW copies show up as resident-set growth (VmRSS, Private_Dirty)"),
+	CLAIM(6, "a write to a MAP_PRIVATE file mapping makes a private copy; the file is never modified"),
+	CLAIM(7, "MADV_WIPEONFORK and MADV_DONTFORK regions are not shared at fork and cause no copies"),
+	CLAIM(8, "a child that writes all its memory pays a full copy, one fault per page; vfork()/posix_spawn() share and copy nothing"),
+	CLAIM(9, "after several forks all processes share the pages; whoever writes copies; nobody is the master; the last sharer reuses"),
+	CLAIM(10, "after one side copies, the other side's original page is marked writable"),
+	CLAIM(11, "the per-page count that decides copy versus reuse is the mapcount"),
+	CLAIM(12, "reads of shared pages never fault for COW"),
+	CLAIM(13, "with huge pages, a write to a shared 2 MiB page copies all 2 MiB"),
+	CLAIM(14, "write-heavy workloads after fork lose the benefit: copies approach N"),
+	CLAIM(15, "a write to the shared zero page allocates a zeroed page: a zero fill, not a copy"),
+};
+
+const int nr_claims = ARRAY_SIZE(claims);
+
+void claim_run(const struct claim_entry *e, struct claim *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = e->id;
+	c->text = e->text;
+	e->run(c);
+}

@@ -25,9 +25,8 @@ static void wrap(const char *prefix, const char *text)
 		const char *sp = strchr(p, ' ');
 		int len = sp ? (int)(sp - p) : (int)strlen(p);
 
-		if (col + len + 1 > width && col > (int)strlen(prefix)) {
+		if (col + len + 1 > width && col > (int)strlen(prefix))
 			col = printf("\n%*s", (int)strlen(prefix), "") - 1;
-		}
 		col += printf("%s%.*s", col > (int)strlen(prefix) ? " " : "", len, p);
 		p += len;
 		while (*p == ' ')
@@ -48,8 +47,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (access(CT_DIR "/stats", R_OK)) {
-		fprintf(stderr, "cowdemo: cowtrace is not loaded (%s missing); insmod cowtrace.ko fork_scan=1 first\n",
+		fprintf(stderr, "cowdemo: cowtrace is not loaded (%s missing)\n",
 			CT_DIR "/stats");
+		fprintf(stderr, "cowdemo: load it first: insmod cowtrace.ko fork_scan=1\n");
 		return 2;
 	}
 	printf("cowtrace demo: what fork() and copy-on-write really do\n");

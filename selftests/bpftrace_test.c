@@ -135,6 +135,20 @@ static int bt_finish(struct bt_run *r, int sig)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The table in bt_out, as TAP diagnostics. */
+static void log_table(void)
+{
+	const char *p, *nl;
+
+	fprintf(stderr, "# bpftrace table:\n");
+	for (p = bt_out; *p; p = nl + 1) {
+		nl = strchrnul(p, '\n');
+		fprintf(stderr, "#   %.*s\n", (int)(nl - p), p);
+		if (!*nl)
+			break;
+	}
+}
+
 /*
  * The row of @pid in a table "pid <counter> ..." (header first), into
  * @v by the module's column numbers; @cols gets a bit per column the
@@ -320,8 +334,7 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	snap(child, &cb);
 	/* Without a command, SIGTERM (or SIGINT) ends the trace: status 0. */
 	EXPECT_EQ(0, bt_finish(&run, SIGTERM));
-	fprintf(stderr, "# bpftrace table:\n");
-	fprintf(stderr, "# %s", bt_out);
+	log_table();
 
 	pwant[C_COPIES] = K;
 	pwant[C_REUSES] = K;
@@ -406,7 +419,7 @@ TEST_F_TIMEOUT(bpf, command_mode, 240)
 	unlink(table);
 	ASSERT_LT(0, len);
 	bt_out[len] = '\0';
-	fprintf(stderr, "# bpftrace table:\n# %s", bt_out);
+	log_table();
 	ASSERT_EQ(0, ct_proc(child, &row));
 	EXPECT_LE(K, row.v[C_COPIES]);
 	ASSERT_EQ(0, bt_row(bt_out, child, bt, &cols));

@@ -115,7 +115,8 @@ static struct ct_puppet *parent_and_child(struct claim *c, pid_t *parent,
 	char *buf = ct_map_anon(N, false);
 	struct ct_puppet *pp;
 
-	if (!buf || !(pp = world(buf, n))) {
+	pp = buf ? world(buf, n) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return NULL;
 	}
@@ -132,7 +133,8 @@ static void claim_c1(struct claim *c)
 	char *buf = ct_map_anon(N, false);
 	long long rss, shared, first, again, copied;
 
-	if (!buf || !(pp = world(buf, 2))) {
+	pp = buf ? world(buf, 2) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return;
 	}
@@ -152,9 +154,12 @@ static void claim_c1(struct claim *c)
 	c->v[3] = again;
 	c->v[4] = copied;
 	c->v[5] = rss;
-	MEASURED(c, "fork() shared %lld anonymous pages with the child (the parent's RssAnon said %lld, of which %d were written by the test); "
-		 "%lld went from mapcount 1 to 2, %lld were already shared, %lld were copied at fork",
-		 shared, rss, N, first, again, copied);
+	MEASURED(c, "fork() shared %lld anonymous pages with the child (the parent's RssAnon ",
+		 shared);
+	MEASURED(c, "said %lld, of which %d were written by the test); ", rss, N);
+	MEASURED(c, "%lld went from mapcount 1 to 2, %lld were already shared, ", first, again);
+	MEASURED(c, "%lld were copied at ", copied);
+	MEASURED(c, "fork");
 	if (b.v[C_FORK_COPIES] == CT_UNSET) {
 		c->verdict = V_SKIPPED;
 		WHY(c, "cowtrace was loaded without fork_scan=1");
@@ -186,8 +191,9 @@ static void claim_c2(struct claim *c)
 	c->v[1] = d(&pa, &pb, C_COPIES);
 	c->v[2] = d(&ca, &cb, C_BYTES_COPIED);
 	c->v[3] = d(&ca, &cb, C_REUSES) + d(&ca, &cb, C_ZERO_FILLS);
-	MEASURED(c, "the child wrote %d of %d shared pages: child copies %lld (%lld bytes), parent copies %lld",
-		 K, N, c->v[0], c->v[2], c->v[1]);
+	MEASURED(c, "the child wrote %d of %d shared pages: child copies %lld (%lld bytes), ",
+		 K, N, c->v[0], c->v[2]);
+	MEASURED(c, "parent copies %lld", c->v[1]);
 	if (c->v[0] == K && c->v[1] == 0 && c->v[2] == K * (long long)ps) {
 		c->verdict = V_HOLDS;
 		WHY(c, "exactly one 4 KiB copy per written page, for the writer only");
@@ -212,14 +218,17 @@ static void claim_c10(struct claim *c)
 	pb = row(parent);
 	c->v[0] = d(&pa, &pb, C_REUSES);
 	c->v[1] = d(&pa, &pb, C_COPIES);
-	MEASURED(c, "after the child copied %d pages, the parent wrote the same pages: %lld write faults that reused the page, %lld copies",
-		 K, c->v[0], c->v[1]);
+	MEASURED(c, "after the child copied %d pages, the parent wrote the same pages: %lld ",
+		 K, c->v[0]);
+	MEASURED(c, "write faults that reused the page, %lld copies", c->v[1]);
 	if (c->v[0] == 0 && c->v[1] == 0) {
 		c->verdict = V_HOLDS;
 		WHY(c, "the parent's PTEs were made writable eagerly: its writes did not fault");
 	} else if (c->v[0] == K && c->v[1] == 0) {
 		c->verdict = V_REFUTED;
-		WHY(c, "nothing marks the original writable: it stays write-protected, and the parent's next write takes a fault that finds the page exclusive and reuses it without copying");
+		WHY(c, "nothing marks the original writable: it stays write-protected, and the ");
+		WHY(c, "parent's next write takes a fault that finds the page exclusive and ");
+		WHY(c, "reuses it without copying");
 	} else {
 		c->verdict = V_ERROR;
 	}
@@ -238,7 +247,8 @@ static void claim_c3(struct claim *c)
 		struct ct_row r;
 		pid_t pid;
 
-		if (!buf || !(pp = world(buf, 1))) {
+		pp = buf ? world(buf, 1) : NULL;
+		if (!pp) {
 			setup_fail(c, "puppets");
 			return;
 		}
@@ -251,11 +261,13 @@ static void claim_c3(struct claim *c)
 	}
 	c->v[0] = copies[0];
 	c->v[1] = copies[1];
-	MEASURED(c, "fork() then exec(true): the child copied %lld pages from a %d KiB parent and %lld from a %d MiB parent",
-		 copies[0], sizes[0] * 4, copies[1], sizes[1] * 4 / 1024);
+	MEASURED(c, "fork() then exec(true): the child copied %lld pages from a %d KiB parent ",
+		 copies[0], sizes[0] * 4);
+	MEASURED(c, "and %lld from a %d MiB parent", copies[1], sizes[1] * 4 / 1024);
 	if (copies[0] <= 9 && copies[1] <= 9 && copies[0] == copies[1]) {
 		c->verdict = V_HOLDS;
-		WHY(c, "a handful of pages (the stack and libc data touched before exec), independent of the parent's size");
+		WHY(c, "a handful of pages (the stack and libc data touched before exec), ");
+		WHY(c, "independent of the parent's size");
 	} else {
 		c->verdict = V_REFUTED;
 	}
@@ -263,7 +275,8 @@ static void claim_c3(struct claim *c)
 
 static long long pss_kb(pid_t a, pid_t b)
 {
-	return proc_kb(a, "smaps_rollup", "Pss") + proc_kb(b, "smaps_rollup", "Pss");
+	return proc_kb(a, "smaps_rollup", "Pss_Anon") +
+	       proc_kb(b, "smaps_rollup", "Pss_Anon");
 }
 
 static void claim_c4(struct claim *c)
@@ -274,7 +287,8 @@ static void claim_c4(struct claim *c)
 	struct ct_row a, b;
 	struct ct_puppet *pp;
 
-	if (!buf || !(pp = world(buf, 2))) {
+	pp = buf ? world(buf, 2) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return;
 	}
@@ -289,8 +303,10 @@ static void claim_c4(struct claim *c)
 	c->v[0] = d(&a, &b, C_COPIES);
 	c->v[1] = pss1 - pss0;
 	c->v[2] = k;
-	MEASURED(c, "the parent wrote 5%% (%d) of %d shared pages while the child read them all: %lld copies; the pair's Pss grew by %lld KiB (%lld KiB expected)",
-		 k, n, c->v[0], c->v[1], c->v[0] * (long long)ps / 1024);
+	MEASURED(c, "the parent wrote 5%% (%d) of %d shared pages while the child read them all: ",
+		 k, n);
+	MEASURED(c, "%lld copies; the pair's anonymous Pss grew by %lld KiB (%lld KiB expected)",
+		 c->v[0], c->v[1], c->v[0] * (long long)ps / 1024);
 	/* Pss is printed in whole KiB per process: allow 2 KiB of rounding. */
 	if (c->v[0] == k && llabs(c->v[1] - k * (long long)ps / 1024) <= 2) {
 		c->verdict = V_HOLDS;
@@ -327,13 +343,18 @@ static void claim_c5(struct claim *c)
 	c->v[2] = cpd1 - cpd0;
 	c->v[3] = ppd1 - ppd0;
 	c->v[4] = pss1 - pss0;
-	MEASURED(c, "the child copied %lld KiB; its VmRSS grew by %lld KiB, its Private_Dirty by %lld KiB, the parent's Private_Dirty by %lld KiB, the pair's Pss by %lld KiB",
-		 c->v[0], c->v[1], c->v[2], c->v[3], c->v[4]);
+	MEASURED(c, "the child copied %lld KiB; its VmRSS grew by %lld KiB, its Private_Dirty by ",
+		 c->v[0], c->v[1]);
+	MEASURED(c, "%lld KiB, the parent's Private_Dirty by %lld KiB, the pair's anonymous Pss ",
+		 c->v[2], c->v[3]);
+	MEASURED(c, "by %lld KiB", c->v[4]);
 	if (c->v[1] == c->v[0]) {
 		c->verdict = V_HOLDS;
 	} else if (llabs(c->v[4] - c->v[0]) <= 2 && c->v[2] == c->v[0]) {
 		c->verdict = V_PARTLY;
-		WHY(c, "VmRSS counts mapped pages and the child maps as many as before; the copies show in Private_Dirty (the parent's too: its originals are now private) and in the pair's Pss, which grows by exactly the bytes copied");
+		WHY(c, "VmRSS counts mapped pages and the child maps as many as before; the ");
+		WHY(c, "copies show in Private_Dirty (the parent's too: its originals are now ");
+		WHY(c, "private) and in the pair's Pss, which grows by exactly the bytes copied");
 	} else {
 		c->verdict = V_REFUTED;
 	}
@@ -375,7 +396,8 @@ static void claim_c6(struct claim *c)
 		return;
 	}
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED || !(pp = world(map, 1))) {
+	pp = map == MAP_FAILED ? NULL : world(map, 1);
+	if (!pp) {
 		setup_fail(c, "mmap");
 		return;
 	}
@@ -390,8 +412,10 @@ static void claim_c6(struct claim *c)
 	c->v[0] = d(&a, &b, C_FILE_COPIES);
 	c->v[1] = pread(fd, data, len, 0) == (ssize_t)len && checksum(data, len) == sum;
 	c->v[2] = d(&a, &b, C_COPIES) + d(&a, &b, C_ZERO_FILLS);
-	MEASURED(c, "%d pages of a MAP_PRIVATE file written (%d first touched by the write, %d read first): %lld file copies; file %s",
-		 K, K / 2, K / 2, c->v[0], c->v[1] ? "unchanged" : "CHANGED");
+	MEASURED(c, "%d pages of a MAP_PRIVATE file written (%d first touched by the write, %d ",
+		 K, K / 2, K / 2);
+	MEASURED(c, "read first): %lld file copies; file %s",
+		 c->v[0], c->v[1] ? "unchanged" : "CHANGED");
 	c->verdict = c->v[0] == K && c->v[1] ? V_HOLDS : V_REFUTED;
 	munmap(map, len);
 	close(fd);
@@ -407,7 +431,8 @@ static void claim_c7(struct claim *c)
 	struct ct_puppet *pp;
 	long long s1, s2;
 
-	if (!buf || !(pp = world(buf, 3))) {
+	pp = buf ? world(buf, 3) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return;
 	}
@@ -433,8 +458,11 @@ static void claim_c7(struct claim *c)
 	c->v[0] = s1 - s2;
 	c->v[1] = w + dn;
 	c->v[2] = d(&ca, &cb, C_COPIES);
-	MEASURED(c, "a fork shared %lld pages; after MADV_WIPEONFORK on %d and MADV_DONTFORK on %d of them the next fork shared %lld fewer; the child's %d writes to the wiped range made %lld copies",
-		 s1, w, dn, c->v[0], w, c->v[2]);
+	MEASURED(c, "a fork shared %lld pages; after MADV_WIPEONFORK on %d and MADV_DONTFORK on ",
+		 s1, w);
+	MEASURED(c, "%d of them the next fork shared %lld fewer; the child's %d writes to the ",
+		 dn, c->v[0], w);
+	MEASURED(c, "wiped range made %lld copies", c->v[2]);
 	c->verdict = c->v[0] == w + dn && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
 	quit_all(pp, 3);
 }
@@ -457,8 +485,9 @@ static void claim_c8(struct claim *c)
 	c->v[0] = d(&ca, &cb, C_COPIES);
 	c->v[1] = d(&a, &b, C_FORKS);
 	c->v[2] = d(&a, &b, C_SHARED);
-	MEASURED(c, "a child that wrote all %d shared pages made %lld copies, one fault each; a vfork() then counted %lld forks and shared %lld pages",
-		 N, c->v[0], c->v[1], c->v[2]);
+	MEASURED(c, "a child that wrote all %d shared pages made %lld copies, one fault each; a ",
+		 N, c->v[0]);
+	MEASURED(c, "vfork() then counted %lld forks and shared %lld pages", c->v[1], c->v[2]);
 	c->verdict = c->v[0] == N && c->v[1] == 0 && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
 	quit_all(pp, 2);
 }
@@ -471,7 +500,8 @@ static void claim_c9(struct claim *c)
 	static const int order[] = { 1, 0, 2, 3 };
 	int i;
 
-	if (!buf || !(pp = world(buf, 4))) {
+	pp = buf ? world(buf, 4) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return;
 	}
@@ -488,11 +518,15 @@ static void claim_c9(struct claim *c)
 		c->v[2 * i] = d(&a[i], &b[i], C_COPIES);
 		c->v[2 * i + 1] = d(&a[i], &b[i], C_REUSES);
 	}
-	MEASURED(c, "a parent and 3 children share %d pages; in turn child 1, the parent, child 2 and child 3 write them: copies %lld, %lld, %lld, %lld; reuses %lld, %lld, %lld, %lld",
-		 K, c->v[0], c->v[2], c->v[4], c->v[6], c->v[1], c->v[3], c->v[5], c->v[7]);
+	MEASURED(c, "a parent and 3 children share %d pages; in turn child 1, the parent, child ",
+		 K);
+	MEASURED(c, "2 and child 3 write them: copies %lld, %lld, %lld, %lld; reuses %lld, %lld, ",
+		 c->v[0], c->v[2], c->v[4], c->v[6], c->v[1], c->v[3]);
+	MEASURED(c, "%lld, %lld", c->v[5], c->v[7]);
 	if (c->v[0] == K && c->v[2] == K && c->v[4] == K && c->v[6] == 0 && c->v[7] == K) {
 		c->verdict = V_HOLDS;
-		WHY(c, "whoever writes while others share copies, the parent included; the last sharer reuses");
+		WHY(c, "whoever writes while others share copies, the parent included; the last ");
+		WHY(c, "sharer reuses");
 	} else {
 		c->verdict = V_REFUTED;
 	}
@@ -517,7 +551,7 @@ static long long hist(const char *outcome, int mapcount, int rmin)
 static void claim_c11(struct claim *c)
 {
 	struct ct_row a, b;
-	char cmd[64];
+	long long h0;
 	struct ct_puppet *pp;
 	pid_t parent, child;
 
@@ -533,23 +567,24 @@ static void claim_c11(struct claim *c)
 		quit_all(pp, 1);
 		return;
 	}
-	/* The mapcount table is global: count only the parent, from zero. */
-	snprintf(cmd, sizeof(cmd), "filter pid %d", parent);
-	ct_control(cmd);
-	ct_control("reset");
+	/* The mapcount table is global: take deltas around the writes. */
+	h0 = hist("copy", 1, 2);
 	a = row(parent);
 	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 2 * K);
 	b = row(parent);
-	ct_control("filter none");
 	c->v[0] = d(&a, &b, C_COPIES);
 	c->v[1] = d(&a, &b, C_REUSES);
-	c->v[2] = hist("copy", 1, 2);
-	c->v[3] = hist("reuse", 1, 1) - hist("reuse", 1, 2);
-	MEASURED(c, "%d pages mapped once, %d of them also referenced by a pipe (vmsplice): writes made %lld copies and %lld reuses; mapcount table: copies at mapcount 1 with refcount 2 or more %lld, reuses at mapcount 1 refcount 1 %lld",
-		 2 * K, K, c->v[0], c->v[1], c->v[2], c->v[3]);
-	if (c->v[0] == K && c->v[2] == K && c->v[3] == K) {
+	c->v[2] = hist("copy", 1, 2) - h0;
+	MEASURED(c, "%d pages mapped once, %d of them also referenced by a pipe (vmsplice): ",
+		 2 * K, K);
+	MEASURED(c, "writes made %lld copies and %lld reuses; the mapcount table gained %lld ",
+		 c->v[0], c->v[1], c->v[2]);
+	MEASURED(c, "copies at mapcount 1 with refcount 2 or more");
+	if (c->v[0] == K && c->v[1] == K && c->v[2] >= K) {
 		c->verdict = V_REFUTED;
-		WHY(c, "at the same mapcount (1) the page was copied when an extra reference existed: the decision is made on the reference count (and the PageAnonExclusive flag), not the mapcount");
+		WHY(c, "at the same mapcount (1) the page was copied when an extra reference ");
+		WHY(c, "existed: the decision is made on the reference count (and the ");
+		WHY(c, "PageAnonExclusive flag), not the mapcount");
 	} else {
 		c->verdict = V_ERROR;
 	}
@@ -603,7 +638,8 @@ static void claim_c13(struct claim *c)
 
 	ps = ct_page_size();
 	buf = map_aligned_thp();
-	if (!buf || !(pp = world(buf, 2))) {
+	pp = buf ? world(buf, 2) : NULL;
+	if (!pp) {
 		setup_fail(c, "THP mapping");
 		return;
 	}
@@ -624,8 +660,9 @@ static void claim_c13(struct claim *c)
 	c->v[1] = d(&a, &b, C_COPIES);
 	c->v[2] = d(&a, &b, C_BYTES_COPIED);
 	quit_all(pp, 2);
-	MEASURED(c, "anonymous THP: one byte written by the child into a shared 2 MiB page: %lld PMD split, %lld copies, %lld bytes copied. ",
-		 c->v[0], c->v[1], c->v[2]);
+	MEASURED(c, "anonymous THP: one byte written by the child into a shared 2 MiB page: %lld ",
+		 c->v[0]);
+	MEASURED(c, "PMD split, %lld copies, %lld bytes copied. ", c->v[1], c->v[2]);
 
 	/*
 	 * hugetlb: reserve 2 MiB pages first.  The mapping's owner (this
@@ -639,8 +676,10 @@ static void claim_c13(struct claim *c)
 	}
 	buf = mmap(NULL, 2UL << 20, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	c->v[3] = c->v[4] = -1;
-	if (buf != MAP_FAILED && (pp = world(buf, 2))) {
+	c->v[3] = -1;
+	c->v[4] = -1;
+	pp = buf == MAP_FAILED ? NULL : world(buf, 2);
+	if (pp) {
 		ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 1);
 		ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
 		a = row(pp[1].pid);
@@ -657,9 +696,9 @@ static void claim_c13(struct claim *c)
 	}
 	if (c->v[0] == 1 && c->v[2] == (long long)ps) {
 		c->verdict = c->v[4] == 2L << 20 ? V_PARTLY : V_REFUTED;
-		WHY(c, "for anonymous THP the claim is outdated: the PMD is split and one 4 KiB page copied; %s",
-		    c->v[4] == 2L << 20 ? "hugetlb pages do copy the whole 2 MiB" :
-		    "hugetlb was not measured");
+		WHY(c, "for anonymous THP the claim is outdated: the PMD is split and one 4 KiB ");
+		WHY(c, "page copied; %s", c->v[4] == 2L << 20 ?
+		    "hugetlb pages do copy the whole 2 MiB" : "hugetlb was not measured");
 	} else if (c->v[2] == 2L << 20) {
 		c->verdict = V_HOLDS;
 	} else {
@@ -680,8 +719,9 @@ static void claim_c14(struct claim *c)
 	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, N);
 	b = row(child);
 	c->v[0] = d(&a, &b, C_COPIES);
-	MEASURED(c, "a child writing all %d shared pages made %lld copies (%lld%% of them); see the latency file for the cost per fault",
+	MEASURED(c, "a child writing all %d shared pages made %lld copies (%lld%% of them); see ",
 		 N, c->v[0], c->v[0] * 100 / N);
+	MEASURED(c, "the latency file for the cost per fault");
 	c->verdict = c->v[0] == N ? V_HOLDS : V_REFUTED;
 	WHY(c, "every written shared page costs a fault and a copy: the saving of fork disappears");
 	quit_all(pp, 2);
@@ -693,7 +733,8 @@ static void claim_c15(struct claim *c)
 	struct ct_puppet *pp;
 	struct ct_row a, b;
 
-	if (!buf || !(pp = world(buf, 1))) {
+	pp = buf ? world(buf, 1) : NULL;
+	if (!pp) {
 		setup_fail(c, "puppets");
 		return;
 	}
@@ -704,31 +745,33 @@ static void claim_c15(struct claim *c)
 	c->v[0] = d(&a, &b, C_ZERO_FILLS);
 	c->v[1] = d(&a, &b, C_COPIES);
 	c->v[2] = d(&a, &b, C_BYTES_COPIED);
-	MEASURED(c, "%d pages of fresh anonymous memory read, then written: %lld zero fills, %lld copies, %lld bytes copied",
-		 K, c->v[0], c->v[1], c->v[2]);
+	MEASURED(c, "%d pages of fresh anonymous memory read, then written: %lld zero fills, ",
+		 K, c->v[0]);
+	MEASURED(c, "%lld copies, %lld bytes copied", c->v[1], c->v[2]);
 	c->verdict = c->v[0] == K && c->v[1] == 0 && c->v[2] == 0 ? V_HOLDS : V_REFUTED;
-	WHY(c, "reads map the shared zero page; a write allocates a zeroed page, nothing is copied");
+	WHY(c, "reads map the shared zero page; a write allocates a zeroed page, nothing is ");
+	WHY(c, "copied");
 	quit_all(pp, 1);
 }
 
 #define CLAIM(n, t) { "C" #n, t, claim_c##n }
 
 const struct claim_entry claims[] = {
-	CLAIM(1, "fork() copies no data pages: parent and child share every page, and the copies at fork are zero"),
-	CLAIM(2, "a write to a shared page copies only that 4 KiB page, for the writer alone"),
-	CLAIM(3, "pages never written are never copied: fork() followed at once by exec() copies almost nothing, whatever the parent's size"),
-	CLAIM(4, "the extra memory after fork is the pages written times 4 KiB, not the process size"),
+	CLAIM(1, "fork() copies no data pages: every page is shared, none copied"),
+	CLAIM(2, "a write to a shared page copies that one 4 KiB page, for the writer"),
+	CLAIM(3, "unwritten pages are never copied: fork+exec copies almost nothing"),
+	CLAIM(4, "extra memory after fork = pages written x 4 KiB, not process size"),
 	CLAIM(5, "COW copies show up as resident-set growth (VmRSS, Private_Dirty)"),
-	CLAIM(6, "a write to a MAP_PRIVATE file mapping makes a private copy; the file is never modified"),
-	CLAIM(7, "MADV_WIPEONFORK and MADV_DONTFORK regions are not shared at fork and cause no copies"),
-	CLAIM(8, "a child that writes all its memory pays a full copy, one fault per page; vfork()/posix_spawn() share and copy nothing"),
-	CLAIM(9, "after several forks all processes share the pages; whoever writes copies; nobody is the master; the last sharer reuses"),
-	CLAIM(10, "after one side copies, the other side's original page is marked writable"),
+	CLAIM(6, "a write to a MAP_PRIVATE file copies the page; the file is unchanged"),
+	CLAIM(7, "MADV_WIPEONFORK/MADV_DONTFORK ranges are not shared, never copied"),
+	CLAIM(8, "writing all memory after fork copies it all; vfork copies nothing"),
+	CLAIM(9, "after several forks whoever writes copies; the last sharer reuses"),
+	CLAIM(10, "after one side copies, the other's original is marked writable"),
 	CLAIM(11, "the per-page count that decides copy versus reuse is the mapcount"),
 	CLAIM(12, "reads of shared pages never fault for COW"),
-	CLAIM(13, "with huge pages, a write to a shared 2 MiB page copies all 2 MiB"),
-	CLAIM(14, "write-heavy workloads after fork lose the benefit: copies approach N"),
-	CLAIM(15, "a write to the shared zero page allocates a zeroed page: a zero fill, not a copy"),
+	CLAIM(13, "a write to a shared 2 MiB huge page copies all 2 MiB"),
+	CLAIM(14, "write-heavy workloads after fork lose the benefit: copies near N"),
+	CLAIM(15, "a write to the shared zero page is a zero fill, not a copy"),
 };
 
 const int nr_claims = ARRAY_SIZE(claims);

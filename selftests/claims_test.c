@@ -41,10 +41,12 @@ FIXTURE_TEARDOWN(claim)
 }
 
 /* Run claim @id; log what was measured and the verdict. */
-#define RUN(id) do {							\
-	claim_run(find(id), &self->c);					\
-	TH_LOG("%s: %s", id, self->c.measured);			\
-	TH_LOG("%s: %s %s", id, claim_verdict_name(self->c.verdict),	\
+#define RUN(claim_id) do {						\
+	const char *_id = (claim_id);					\
+									\
+	claim_run(find(_id), &self->c);					\
+	TH_LOG("%s: %s", _id, self->c.measured);			\
+	TH_LOG("%s: %s %s", _id, claim_verdict_name(self->c.verdict),	\
 	       self->c.why);						\
 	ASSERT_NE(V_ERROR, self->c.verdict);				\
 } while (0)
@@ -146,8 +148,8 @@ TEST_F(claim, c11_refuted_refcount_decides_copy_at_mapcount_1)
 		SKIP(return, "%s", self->c.why);
 	EXPECT_EQ(K, self->c.v[0]);
 	EXPECT_EQ(K, self->c.v[1]);
+	/* Nothing else in the guest copies pages at mapcount 1. */
 	EXPECT_EQ(K, self->c.v[2]);
-	EXPECT_EQ(K, self->c.v[3]);
 	EXPECT_EQ(V_REFUTED, self->c.verdict);
 }
 

@@ -433,7 +433,7 @@ TEST_F_TIMEOUT(cow, table_overflow_counts_dropped, 300)
 /* Control file: disable/enable, reset, and bad commands. */
 TEST_F(cow, control_enable_disable_reset)
 {
-	size_t ps = ct_page_size(), i;
+	size_t ps = ct_page_size();
 	char *buf = ct_map_anon(N, false);
 	struct ct_row a, b;
 	const char *text;
@@ -447,13 +447,15 @@ TEST_F(cow, control_enable_disable_reset)
 	ASSERT_NE(NULL, text);
 	EXPECT_NE(NULL, strstr(text, "enabled: 0"));
 	snap(getpid(), &a);
-	for (i = 0; i < K; i++)
-		buf[i * ps] = 1;	/* anonymous faults: not COW */
-	for (i = 0; i < K; i++)
-		buf[i * ps] = 2;
+	ct_load_bytes(buf, K * ps, ps);		/* zero page mapped ... */
+	ct_touch(buf, K * ps, ps);		/* ... zero fills, not counted */
 	ASSERT_EQ(0, ct_control("enable"));
-	ASSERT_EQ(0, ct_proc(getpid(), &b));
+	snap(getpid(), &b);
 	EXPECT_TRUE(others_zero(&a, &b, 0));
+	ct_load_bytes(buf + K * ps, K * ps, ps);
+	ct_touch(buf + K * ps, K * ps, ps);	/* counted again */
+	ASSERT_EQ(0, ct_proc(getpid(), &b));
+	EXPECT_EQ(K, delta(&a, &b, C_ZERO_FILLS));
 
 	EXPECT_EQ(-EINVAL, ct_control("bogus"));
 	EXPECT_EQ(-EINVAL, ct_control(""));
@@ -472,6 +474,7 @@ TEST_F(cow, control_enable_disable_reset)
 		if (b.v[c] != CT_UNSET)
 			EXPECT_EQ(0, b.v[c]) TH_LOG("%s", name);
 	}
+	EXPECT_EQ(0, ct_stat("zero_fills"));
 	EXPECT_EQ(0, ct_stat("copies"));
 	EXPECT_EQ(0, ct_stat("reuses"));
 }

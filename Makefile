@@ -81,7 +81,12 @@ build/cowdemo: scripts/cowdemo.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p build
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
-selftests: $(SELFTEST_BIN) build/cowdemo
+# The kernel's own mm/cow.c selftest, for the conformance test.
+build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
+	@mkdir -p build/mmcow
+	scripts/build-mm-cow $@
+
+selftests: $(SELFTEST_BIN) build/cowdemo build/mmcow/cow
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).

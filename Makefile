@@ -23,7 +23,7 @@ KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
 
-.PHONY: all module testbed-module selftests deps check demo style sparse clean ksrc kernels
+.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels
 
 all: module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -104,6 +104,10 @@ check:
 
 demo:
 	scripts/demo
+
+# Documentation/claims.rst, regenerated from measurements in both guests.
+claims-doc:
+	scripts/claims-doc
 
 clean:
 	rm -rf build module/cowtrace.ko

@@ -6,7 +6,10 @@
  * root and cowtrace loaded (with fork_scan=1 for the first claim); runs
  * the same on a real machine and in the test bed (scripts/demo).
  *
- *   cowdemo [CLAIM...]     e.g. cowdemo C2 C13; default: all
+ *   cowdemo [--tsv] [CLAIM...]   e.g. cowdemo C2 C13; default: all
+ *
+ * --tsv prints one line per claim instead, "claim<TAB>id<TAB>verdict<TAB>
+ * claim<TAB>measured<TAB>why", for scripts/claims-doc.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,7 +43,13 @@ int main(int argc, char **argv)
 	int counts[V_ERROR + 1] = { 0 };
 	struct claim c;
 	const char *text;
-	int i, j;
+	int i, j, tsv = 0;
+
+	if (argc > 1 && !strcmp(argv[1], "--tsv")) {
+		tsv = 1;
+		argv++;
+		argc--;
+	}
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "cowdemo: must run as root (it reads /sys/kernel/debug)\n");
@@ -52,9 +61,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cowdemo: load it first: insmod cowtrace.ko fork_scan=1\n");
 		return 2;
 	}
-	printf("cowtrace demo: what fork() and copy-on-write really do\n");
-	printf("Every number below was measured just now by cowtrace, in processes\n");
-	printf("that did nothing but what each scenario asks.\n");
+	if (!tsv) {
+		printf("cowtrace demo: what fork() and copy-on-write really do\n");
+		printf("Every number below was measured just now by cowtrace, in processes\n");
+		printf("that did nothing but what each scenario asks.\n");
+	}
 	for (i = 0; i < nr_claims; i++) {
 		int wanted = argc < 2;
 
@@ -64,12 +75,20 @@ int main(int argc, char **argv)
 			continue;
 		claim_run(&claims[i], &c);
 		counts[c.verdict]++;
+		if (tsv) {
+			printf("claim\t%s\t%s\t%s\t%s\t%s\n", c.id,
+			       claim_verdict_name(c.verdict), c.text, c.measured,
+			       c.why);
+			continue;
+		}
 		printf("\n%s  %s\n", c.id, claim_verdict_name(c.verdict));
 		wrap("    claim:    ", c.text);
 		wrap("    measured: ", c.measured);
 		if (c.why[0])
 			wrap("    verdict:  ", c.why);
 	}
+	if (tsv)
+		return counts[V_ERROR] ? 1 : 0;
 	printf("\n%d hold, %d refuted, %d partly, %d skipped, %d errors\n",
 	       counts[V_HOLDS], counts[V_REFUTED], counts[V_PARTLY],
 	       counts[V_SKIPPED], counts[V_ERROR]);

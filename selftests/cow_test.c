@@ -430,6 +430,41 @@ TEST_F_TIMEOUT(cow, table_overflow_counts_dropped, 300)
 		waitpid(pids[c], NULL, 0);
 }
 
+/*
+ * Exited processes stay readable, marked exited, until more than
+ * max_exited have exited; then the oldest go first.  An entry is reused
+ * only after an RCU grace period, so trimming may lag by an exit or two:
+ * keep forking short-lived children until it has caught up.
+ */
+TEST_F_TIMEOUT(cow, exited_entries_evicted_oldest_first, 120)
+{
+	pid_t pids[64];
+	struct ct_row r;
+	char cmd[64];
+	int n = 0, i, status;
+
+	ASSERT_EQ(0, ct_load("max_exited=3"));
+	snprintf(cmd, sizeof(cmd), "filter pid %d", getpid());
+	ASSERT_EQ(0, ct_control(cmd));
+	ct_warm();
+	do {
+		pids[n] = fork();
+		ASSERT_LE(0, pids[n]);
+		if (pids[n] == 0)
+			_exit(0);
+		ASSERT_EQ(pids[n], waitpid(pids[n], &status, 0));
+		n++;
+	} while (n < 6 || (ct_stat("procs_exited") != 3 && n < 64));
+	EXPECT_EQ(3, ct_stat("procs_exited"));
+	for (i = 0; i < n; i++) {
+		int present = ct_proc(pids[i], &r) == 0;
+
+		EXPECT_EQ(i >= n - 3, present) TH_LOG("child %d of %d", i, n);
+		if (present)
+			EXPECT_STREQ("exited", r.state);
+	}
+}
+
 /* Control file: disable/enable, reset, and bad commands. */
 TEST_F(cow, control_enable_disable_reset)
 {

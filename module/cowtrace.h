@@ -142,6 +142,9 @@ struct ct_fork_scan {
 void ct_scan_fork_vma(struct vm_area_struct *dst_vma,
 		      struct ct_fork_scan *res);
 
+/* inspect.c */
+extern const struct file_operations ct_inspect_fops;
+
 /* debugfs.c */
 int ct_debugfs_init(void);
 void ct_debugfs_exit(void);

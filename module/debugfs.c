@@ -8,6 +8,7 @@
  *   latency   log2 histogram of COW fault handling time, per outcome
  *   probes    each probe point: symbol, mechanism, status, hits, nmissed
  *   control   read: state; write: enable, disable, reset, filter ...
+ *   inspect   write a pid, read its page-table COW state (inspect.c)
  *
  * All files are root-only.  Documented in Documentation/cowtrace.rst.
  */
@@ -220,6 +221,7 @@ int ct_debugfs_init(void)
 	debugfs_create_file("latency", 0400, ct_dir, NULL, &latency_fops);
 	debugfs_create_file("probes", 0400, ct_dir, NULL, &probes_fops);
 	debugfs_create_file("control", 0600, ct_dir, NULL, &control_fops);
+	debugfs_create_file("inspect", 0600, ct_dir, NULL, &ct_inspect_fops);
 	return 0;
 }
 

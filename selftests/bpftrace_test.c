@@ -45,11 +45,27 @@ struct bt_run {
 	FILE *err;
 };
 
+/* $COWTRACE_BPF, or scripts/cowtrace-bpf of the tree this test was built in. */
 static const char *bt_wrapper(void)
 {
+	static char path[PATH_MAX + 32];
 	const char *env = getenv("COWTRACE_BPF");
+	char exe[PATH_MAX], *slash;
+	ssize_t len;
 
-	return env ? env : "scripts/cowtrace-bpf";
+	if (env)
+		return env;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return "scripts/cowtrace-bpf";
+	exe[len] = '\0';
+	/* build/selftests/bpftrace_test -> scripts/cowtrace-bpf */
+	slash = strstr(exe, "/build/selftests/");
+	if (!slash)
+		return "scripts/cowtrace-bpf";
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/scripts/cowtrace-bpf", exe);
+	return path;
 }
 
 static bool have_bpftrace(void)
@@ -127,11 +143,15 @@ static int bt_finish(struct bt_run *r, int sig)
 		len += n;
 	bt_out[len] = '\0';
 	close(r->out);
-	while (fgets(line, sizeof(line), r->err))
-		fprintf(stderr, "# %s", line);
-	fclose(r->err);
+	if (r->err) {
+		while (fgets(line, sizeof(line), r->err))
+			fprintf(stderr, "# %s", line);
+		fclose(r->err);
+		r->err = NULL;
+	}
 	if (waitpid(r->pid, &status, 0) != r->pid)
 		return -1;
+	r->pid = 0;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -206,12 +226,12 @@ static void snap(pid_t pid, struct ct_row *row)
 
 /*
  * The counters bpftrace has for @pid equal the module's moved from @a to
- * @b, each of them; the ones in @expect (bit per column) moved by
- * exactly @want[column], all others by zero.
+ * @b, each of them.  Unless @want is NULL, the module's moved by exactly
+ * @want[column] too.
  */
 static void check_proc(struct __test_metadata *_metadata, const char *who,
 		       pid_t pid, const struct ct_row *a, const struct ct_row *b,
-		       const unsigned long long *want, unsigned long expect)
+		       const unsigned long long *want)
 {
 	unsigned long long bt[C_NCOLS], mod;
 	unsigned long cols;
@@ -230,7 +250,8 @@ static void check_proc(struct __test_metadata *_metadata, const char *who,
 		TH_LOG("%s %d %s: module %llu bpftrace %llu", who, pid,
 		       ct_col_names[c], mod, bt[c]);
 		EXPECT_EQ(mod, bt[c]);
-		EXPECT_EQ(expect & (1UL << c) ? want[c] : 0, mod);
+		if (want)
+			EXPECT_EQ(want[c], mod);
 	}
 }
 
@@ -266,6 +287,8 @@ static int map_file_at(char *addr, size_t pages)
 
 FIXTURE(bpf) {
 	char *buf;
+	struct bt_run run;	/* the wrapper, while it runs */
+	struct ct_puppet pp[2];
 };
 
 FIXTURE_SETUP(bpf)
@@ -278,8 +301,18 @@ FIXTURE_SETUP(bpf)
 	ASSERT_EQ(0, map_file_at(self->buf + FBASE * ct_page_size(), 2 * F));
 }
 
+/* After a failed assertion, leave no wrapper, bpftrace or puppet behind. */
 FIXTURE_TEARDOWN(bpf)
 {
+	size_t i;
+
+	if (self->run.pid > 0)
+		bt_finish(&self->run, SIGTERM);
+	for (i = 0; i < ARRAY_SIZE(self->pp); i++)
+		if (self->pp[i].pid > 0)
+			kill(self->pp[i].pid, SIGKILL);
+	if (self->pp[0].pid > 0)
+		waitpid(self->pp[0].pid, NULL, 0);
 	if (ct_loaded())
 		EXPECT_EQ(0, ct_unload());
 }
@@ -298,14 +331,11 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	char self_pid[16];
 	const char *const args[] = { "-p", self_pid, NULL };
 	unsigned long long pwant[C_NCOLS] = { 0 }, cwant[C_NCOLS] = { 0 };
-	unsigned long expect = 1UL << C_COPIES | 1UL << C_REUSES |
-			       1UL << C_ZERO_FILLS | 1UL << C_FILE_COPIES;
 	struct ct_row pa, pb, ca, cb;
-	struct ct_puppet pp[2];
+	struct ct_puppet *pp = self->pp;
 	pid_t parent, child;
-	struct bt_run run;
 
-	ct_puppets_init(pp, 2, self->buf);
+	ct_puppets_init(pp, ARRAY_SIZE(self->pp), self->buf);
 	parent = ct_puppet_start(&pp[0]);
 	ASSERT_LT(0, parent);
 	ASSERT_EQ(0, ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N));
@@ -316,7 +346,7 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 
 	/* The subtree of this process: both puppets. */
 	snprintf(self_pid, sizeof(self_pid), "%d", getpid());
-	ASSERT_EQ(0, bt_start(&run, args));
+	ASSERT_EQ(0, bt_start(&self->run, args));
 
 	ASSERT_EQ(0, ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K));
 	ASSERT_EQ(0, ct_puppet_do(&pp[0], CT_OP_WRITE, 0, K));
@@ -333,7 +363,7 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	snap(parent, &pb);
 	snap(child, &cb);
 	/* Without a command, SIGTERM (or SIGINT) ends the trace: status 0. */
-	EXPECT_EQ(0, bt_finish(&run, SIGTERM));
+	EXPECT_EQ(0, bt_finish(&self->run, SIGTERM));
 	log_table();
 
 	pwant[C_COPIES] = K;
@@ -343,11 +373,14 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	cwant[C_REUSES] = K;
 	cwant[C_ZERO_FILLS] = Z;
 	cwant[C_FILE_COPIES] = 2 * F;
-	check_proc(_metadata, "parent", parent, &pa, &pb, pwant, expect);
-	check_proc(_metadata, "child", child, &ca, &cb, cwant, expect);
+	/* Everything else: no shared write, race or unshare. */
+	check_proc(_metadata, "parent", parent, &pa, &pb, pwant);
+	check_proc(_metadata, "child", child, &ca, &cb, cwant);
 
 	ct_puppet_do(&pp[1], CT_OP_QUIT, 0, 0);
 	ct_puppet_do(&pp[0], CT_OP_QUIT, 0, 0);
+	pp[0].pid = 0;
+	pp[1].pid = 0;
 }
 
 /*
@@ -391,13 +424,10 @@ TEST_F_TIMEOUT(bpf, command_mode, 240)
 {
 	char exe[PATH_MAX], table[] = "/tmp/cowtrace-bpf-table-XXXXXX";
 	const char *const args[] = { "-o", table, "--", exe, NULL };
-	unsigned long long want[C_NCOLS] = { 0 }, bt[C_NCOLS];
 	struct ct_row zero, row;
-	unsigned long cols;
-	struct bt_run run;
 	ssize_t len;
 	pid_t child;
-	int fd, c;
+	int fd;
 
 	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	ASSERT_LT(0, len);
@@ -406,12 +436,11 @@ TEST_F_TIMEOUT(bpf, command_mode, 240)
 	ASSERT_LE(0, fd);
 	close(fd);
 	ASSERT_EQ(0, setenv(HELPER_ENV, "1", 1));
-	ASSERT_EQ(0, bt_start(&run, args));
+	ASSERT_EQ(0, bt_start(&self->run, args));
 	unsetenv(HELPER_ENV);
-	EXPECT_EQ(HELPER_STATUS, bt_finish(&run, 0));
+	EXPECT_EQ(HELPER_STATUS, bt_finish(&self->run, 0));
 	child = strtol(bt_out, NULL, 10);
 	ASSERT_LT(0, child);
-	ASSERT_NE(NULL, ct_read_file("procs"));
 	fd = open(table, O_RDONLY);
 	ASSERT_LE(0, fd);
 	len = read(fd, bt_out, sizeof(bt_out) - 1);
@@ -422,12 +451,8 @@ TEST_F_TIMEOUT(bpf, command_mode, 240)
 	log_table();
 	ASSERT_EQ(0, ct_proc(child, &row));
 	EXPECT_LE(K, row.v[C_COPIES]);
-	ASSERT_EQ(0, bt_row(bt_out, child, bt, &cols));
 	memset(&zero, 0, sizeof(zero));
-	for (c = 0; c < C_NCOLS; c++)
-		want[c] = row.v[c];
-	check_proc(_metadata, "child", child, &zero, &row, want,
-		   (1UL << C_NCOLS) - 1);
+	check_proc(_metadata, "child", child, &zero, &row, NULL);
 }
 
 /* The symbol the module attached for @role (its probes file). */
@@ -461,14 +486,13 @@ TEST_F(bpf, picks_the_module_probe_points)
 	};
 	static const char *const args[] = { "-n", NULL };
 	char *nl, sym[128], probe[192];
-	static char prog[16 << 10];
-	struct bt_run run;
+	static char prog[64 << 10];
 	ssize_t len;
 	size_t i;
 	int fd;
 
-	ASSERT_EQ(0, bt_spawn(&run, args));
-	ASSERT_EQ(0, bt_finish(&run, 0));
+	ASSERT_EQ(0, bt_spawn(&self->run, args));
+	ASSERT_EQ(0, bt_finish(&self->run, 0));
 	nl = strchr(bt_out, '\n');
 	ASSERT_NE(NULL, nl);
 	*nl = '\0';

@@ -236,9 +236,11 @@ static void claim_c10(struct claim *c)
 }
 
 /*
- * Which of parent and child copies a page both touch depends on who
- * touches it first; the sum of their copies (pages touched by either)
- * does not, so that is what is compared across parent sizes.
+ * Which of parent and child copies a page both touch right after fork
+ * (stack, libc data) depends on who gets there first, and if both fault
+ * on it at once both copy: the child's count varies by a page or two
+ * from run to run.  What the claim is about does not: a few pages,
+ * whatever the parent's size (here 64 times larger).
  */
 static void claim_c3(struct claim *c)
 {
@@ -276,7 +278,7 @@ static void claim_c3(struct claim *c)
 	MEASURED(c, "and %lld from a %d MiB parent; with the parent's own copies meanwhile, ",
 		 child[1], sizes[1] * 4 / 1024);
 	MEASURED(c, "%lld and %lld", both[0], both[1]);
-	if (child[0] <= 9 && child[1] <= 9 && both[0] == both[1]) {
+	if (child[0] <= 9 && child[1] <= 9 && llabs(child[0] - child[1]) <= 3) {
 		c->verdict = V_HOLDS;
 		WHY(c, "a handful of pages (the stack and libc data touched before exec), ");
 		WHY(c, "independent of the parent's size");

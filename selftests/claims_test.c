@@ -6,6 +6,7 @@
  * the test's name says what the kernel does instead.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -74,9 +75,12 @@ TEST_F(claim, c2_writer_copies_one_page_per_write)
 TEST_F(claim, c3_fork_exec_copies_few_pages_whatever_the_size)
 {
 	RUN("C3");
-	EXPECT_GE(9, self->c.v[2]);		/* child, small parent */
-	EXPECT_GE(9, self->c.v[3]);		/* child, large parent */
-	EXPECT_EQ(self->c.v[0], self->c.v[1]);	/* with the parent's */
+	/* Bounds, not equality: which side copies a page both touch after
+	 * fork is a race (see claims.c); the size of the parent is not.
+	 */
+	EXPECT_GE(9, self->c.v[2]);		/* child, 1 MiB parent */
+	EXPECT_GE(9, self->c.v[3]);		/* child, 64 MiB parent */
+	EXPECT_GE(3, llabs(self->c.v[2] - self->c.v[3]));
 	EXPECT_EQ(V_HOLDS, self->c.verdict);
 }
 

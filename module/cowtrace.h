@@ -14,6 +14,7 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/types.h>
+#include <asm/pgtable_types.h>
 
 /*
  * The counters kept per process and globally.  One definition here, one
@@ -133,6 +134,24 @@ u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
 
 /* ptwalk.c */
+enum ct_leaf {
+	CT_LEAF_PMD,		/* a present huge PMD; page is its head */
+	CT_LEAF_PMD_NONPRESENT,	/* a swap or migration PMD entry */
+	CT_LEAF_PUD,		/* a 1 GiB leaf */
+};
+
+struct ct_walk_ops {
+	/* Every PTE that is not none, present or not. */
+	void (*pte)(struct vm_area_struct *vma, unsigned long addr, pte_t pte,
+		    void *priv);
+	/* Every leaf above the PTE level. */
+	void (*leaf)(struct vm_area_struct *vma, unsigned long addr,
+		     enum ct_leaf level, struct page *page, void *priv);
+};
+
+void ct_walk_vma(struct vm_area_struct *vma, const struct ct_walk_ops *ops,
+		 void *priv);
+
 struct ct_fork_scan {
 	u64 first;	/* anon pages now mapped twice: 1 -> 2 */
 	u64 again;	/* anon pages now mapped 3+ times: n -> n+1 */
@@ -146,6 +165,8 @@ void ct_scan_fork_vma(struct vm_area_struct *dst_vma,
 extern const struct file_operations ct_inspect_fops;
 
 /* debugfs.c */
+char *ct_copy_cmd(const char __user *ubuf, size_t count, loff_t *ppos,
+		  char *buf, size_t size);
 int ct_debugfs_init(void);
 void ct_debugfs_exit(void);
 

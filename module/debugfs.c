@@ -161,6 +161,26 @@ static int control_open(struct inode *inode, struct file *file)
 }
 
 /*
+ * Copy a command written to one of our files: one whole write from
+ * offset 0, shorter than @size, no NUL inside; returns it stripped, or
+ * an ERR_PTR (-EINVAL, -E2BIG, -EFAULT).
+ */
+char *ct_copy_cmd(const char __user *ubuf, size_t count, loff_t *ppos,
+		  char *buf, size_t size)
+{
+	if (*ppos)
+		return ERR_PTR(-EINVAL);
+	if (count >= size)
+		return ERR_PTR(-E2BIG);
+	if (copy_from_user(buf, ubuf, count))
+		return ERR_PTR(-EFAULT);
+	buf[count] = '\0';
+	if (strlen(buf) != count)
+		return ERR_PTR(-EINVAL);
+	return strstrip(buf);
+}
+
+/*
  * Commands, one per write: "enable", "disable", "reset", "filter none",
  * "filter pid <pid>", "filter cgroup <path>".  Anything else is -EINVAL
  * and changes nothing; a write longer than the buffer is -E2BIG.
@@ -172,16 +192,9 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	char *cmd;
 	int err = 0;
 
-	if (*ppos)
-		return -EINVAL;
-	if (count >= sizeof(buf))
-		return -E2BIG;
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	buf[count] = '\0';
-	if (strlen(buf) != count)
-		return -EINVAL;
-	cmd = strstrip(buf);
+	cmd = ct_copy_cmd(ubuf, count, ppos, buf, sizeof(buf));
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
 
 	if (!strcmp(cmd, "enable")) {
 		WRITE_ONCE(ct_enabled, true);

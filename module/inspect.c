@@ -10,9 +10,8 @@
  * exclusive (the next write reuses them), zero-page, THP and hugetlb
  * mappings, swap entries, and a mapcount histogram.
  *
- * The walk holds a reference on the mm and its mmap lock for reading;
- * page tables are read once per entry, PTE tables under RCU (6.12 frees
- * them by RCU).  Nothing is copied to user space while a lock is held:
+ * The walk (ptwalk.c) holds a reference on the mm and its mmap lock for
+ * reading.  Nothing is copied to user space while a lock is held:
  * seq_file fills a kernel buffer.  No kernel pointer or page frame
  * number is printed.
  */
@@ -93,15 +92,28 @@ static const char *ct_vma_kind(struct vm_area_struct *vma)
 	return "anon";
 }
 
-/* Classify one present small page mapped by @pte in @vma. */
-static void ct_tally_pte(struct seq_file *m, struct vm_area_struct *vma,
-			 unsigned long addr, pte_t pte, struct ct_tally *t,
-			 unsigned int *listed)
+/* One VMA's walk: where to print, what to count. */
+struct ct_inspect_walk {
+	struct seq_file *m;
+	struct ct_tally t;
+	unsigned int listed;
+	bool list;
+};
+
+/* Classify one PTE of @vma (not none). */
+static void ct_inspect_pte(struct vm_area_struct *vma, unsigned long addr,
+			   pte_t pte, void *priv)
 {
 	bool cow_vma = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+	struct ct_inspect_walk *w = priv;
+	struct ct_tally *t = &w->t;
 	unsigned long pfn = pte_pfn(pte);
 	unsigned int mc = 0;
 
+	if (!pte_present(pte)) {
+		t->n[CT_PG_SWAP]++;
+		return;
+	}
 	t->n[CT_PG_PRESENT]++;
 	if (is_zero_pfn(pfn)) {
 		t->n[CT_PG_ZERO]++;
@@ -119,80 +131,32 @@ static void ct_tally_pte(struct seq_file *m, struct vm_area_struct *vma,
 				t->n[CT_PG_WP_EXCLUSIVE]++;
 		}
 	}
-	if (listed && *listed < CT_LIST_MAX) {
-		seq_printf(m, "  %lx %c%c%c%c %u\n", addr,
+	if (w->list && w->listed < CT_LIST_MAX) {
+		seq_printf(w->m, "  %lx %c%c%c%c %u\n", addr,
 			   'P', pte_write(pte) ? 'W' : '-',
 			   pte_dirty(pte) ? 'D' : '-',
 			   pte_young(pte) ? 'A' : '-', mc);
-		(*listed)++;
+		w->listed++;
 	}
 }
 
-static void ct_walk_pmd(struct seq_file *m, struct vm_area_struct *vma,
-			pmd_t pmd, unsigned long addr, unsigned long end,
-			struct ct_tally *t, unsigned int *listed)
+static void ct_inspect_leaf(struct vm_area_struct *vma, unsigned long addr,
+			    enum ct_leaf level, struct page *page, void *priv)
 {
-	pte_t *ptep;
-	pte_t pte;
+	struct ct_tally *t = &((struct ct_inspect_walk *)priv)->t;
 
-	rcu_read_lock();
-	ptep = (pte_t *)pmd_page_vaddr(pmd) + pte_index(addr);
-	for (; addr < end; addr += PAGE_SIZE, ptep++) {
-		pte = READ_ONCE(*ptep);
-		if (pte_none(pte))
-			continue;
-		if (!pte_present(pte)) {
-			t->n[CT_PG_SWAP]++;
-			continue;
-		}
-		ct_tally_pte(m, vma, addr, pte, t, listed);
-	}
-	rcu_read_unlock();
+	if (level == CT_LEAF_PMD_NONPRESENT)
+		t->n[CT_PG_SWAP]++;
+	else if (is_vm_hugetlb_page(vma))
+		t->n[CT_PG_HUGETLB]++;
+	else if (level == CT_LEAF_PMD)
+		t->n[CT_PG_THP]++;
 }
 
-static void ct_walk_vma(struct seq_file *m, struct vm_area_struct *vma,
-			struct ct_tally *t, unsigned int *listed)
-{
-	unsigned long addr = vma->vm_start, next;
-	struct mm_struct *mm = vma->vm_mm;
-	pgd_t *pgdp;
-	p4d_t *p4dp;
-	pud_t *pudp;
-	pmd_t pmd;
-
-	for (; addr < vma->vm_end; addr = next) {
-		next = pmd_addr_end(addr, vma->vm_end);
-		pgdp = pgd_offset(mm, addr);
-		if (pgd_none(READ_ONCE(*pgdp)) || pgd_bad(READ_ONCE(*pgdp)))
-			continue;
-		p4dp = p4d_offset(pgdp, addr);
-		if (p4d_none(READ_ONCE(*p4dp)) || p4d_bad(READ_ONCE(*p4dp)))
-			continue;
-		pudp = pud_offset(p4dp, addr);
-		if (pud_none(READ_ONCE(*pudp)))
-			continue;
-		if (pud_bad(READ_ONCE(*pudp))) {
-			/* A 1 GiB leaf: only hugetlb maps those. */
-			if (is_vm_hugetlb_page(vma))
-				t->n[CT_PG_HUGETLB]++;
-			continue;
-		}
-		pmd = READ_ONCE(*pmd_offset(pudp, addr));
-		if (pmd_none(pmd))
-			continue;
-		if (!pmd_present(pmd)) {
-			t->n[CT_PG_SWAP]++;
-			continue;
-		}
-		if (pmd_trans_huge(pmd)) {
-			t->n[is_vm_hugetlb_page(vma) ? CT_PG_HUGETLB : CT_PG_THP]++;
-			continue;
-		}
-		if (pmd_bad(pmd))
-			continue;
-		ct_walk_pmd(m, vma, pmd, addr, next, t, listed);
-	}
-}
+static const struct ct_walk_ops ct_inspect_ops = {
+	.pte = ct_inspect_pte,
+	.leaf = ct_inspect_leaf,
+};
 
 static void ct_print_tally(struct seq_file *m, const struct ct_tally *t)
 {
@@ -205,6 +169,16 @@ static void ct_print_tally(struct seq_file *m, const struct ct_tally *t)
 	seq_putc(m, '\n');
 }
 
+/* The process @pid (its thread-group leader), referenced; or NULL. */
+static struct task_struct *ct_get_task(pid_t pid)
+{
+	struct pid *p = find_get_pid(pid);
+	struct task_struct *task = get_pid_task(p, PIDTYPE_TGID);
+
+	put_pid(p);
+	return task;
+}
+
 static int inspect_show(struct seq_file *m, void *v)
 {
 	struct ct_tally total = { 0 };
@@ -212,7 +186,6 @@ static int inspect_show(struct seq_file *m, void *v)
 	struct task_struct *task;
 	unsigned long list_addr;
 	struct mm_struct *mm;
-	unsigned int listed;
 	pid_t pid;
 	int i, err = 0;
 
@@ -224,7 +197,7 @@ static int inspect_show(struct seq_file *m, void *v)
 		seq_puts(m, "write a pid to this file first\n");
 		return 0;
 	}
-	task = get_pid_task(find_get_pid(pid), PIDTYPE_TGID);
+	task = ct_get_task(pid);
 	if (!task)
 		return -ESRCH;
 	mm = (task->flags & PF_KTHREAD) ? NULL : get_task_mm(task);
@@ -244,15 +217,16 @@ static int inspect_show(struct seq_file *m, void *v)
 		VMA_ITERATOR(vmi, mm, 0);
 
 		for_each_vma(vmi, vma) {
-			struct ct_tally t = { 0 };
-			bool list = list_addr >= vma->vm_start &&
-				    list_addr < vma->vm_end;
+			struct ct_inspect_walk w = {
+				.m = m,
+				.list = list_addr >= vma->vm_start &&
+					list_addr < vma->vm_end,
+			};
 
-			listed = 0;
-			if (list)
+			if (w.list)
 				seq_puts(m, "# pages: address flags mapcount\n");
-			ct_walk_vma(m, vma, &t, list ? &listed : NULL);
-			if (list && listed == CT_LIST_MAX)
+			ct_walk_vma(vma, &ct_inspect_ops, &w);
+			if (w.listed == CT_LIST_MAX)
 				seq_printf(m, "# listing stopped at %u pages\n",
 					   CT_LIST_MAX);
 			seq_printf(m, "%lx %lx %c%c%c%c %s", vma->vm_start,
@@ -262,11 +236,11 @@ static int inspect_show(struct seq_file *m, void *v)
 				   vma->vm_flags & VM_EXEC ? 'x' : '-',
 				   vma->vm_flags & VM_MAYSHARE ? 's' : 'p',
 				   ct_vma_kind(vma));
-			ct_print_tally(m, &t);
+			ct_print_tally(m, &w.t);
 			for (i = 0; i < CT_NR_PG; i++)
-				total.n[i] += t.n[i];
+				total.n[i] += w.t.n[i];
 			for (i = 0; i < CT_MC_BUCKETS; i++)
-				total.mc[i] += t.mc[i];
+				total.mc[i] += w.t.mc[i];
 		}
 	}
 	mmap_read_unlock(mm);
@@ -292,23 +266,15 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf,
 {
 	unsigned long addr = 0;
 	struct task_struct *task;
-	char buf[64], *arg;
+	char buf[64], *arg, *rest;
 	bool kthread;
 	int pid;
 
-	if (*ppos)
-		return -EINVAL;
-	if (count >= sizeof(buf))
-		return -E2BIG;
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	buf[count] = '\0';
-	if (strlen(buf) != count)
-		return -EINVAL;
-	arg = strstrip(buf);
-	if (strchr(arg, ' ')) {
-		char *rest = strchr(arg, ' ');
-
+	arg = ct_copy_cmd(ubuf, count, ppos, buf, sizeof(buf));
+	if (IS_ERR(arg))
+		return PTR_ERR(arg);
+	rest = strchr(arg, ' ');
+	if (rest) {
 		*rest++ = '\0';
 		rest = skip_spaces(rest);
 		if (strncmp(rest, "vma ", 4) ||
@@ -317,7 +283,7 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf,
 	}
 	if (kstrtoint(arg, 10, &pid) || pid <= 0)
 		return -EINVAL;
-	task = get_pid_task(find_get_pid(pid), PIDTYPE_TGID);
+	task = ct_get_task(pid);
 	if (!task)
 		return -ESRCH;
 	kthread = (task->flags & PF_KTHREAD) || !task->mm;

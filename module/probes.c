@@ -73,7 +73,7 @@ struct ct_ctx {
 
 #define CT_CTX_BITS	10
 #define CT_CTX_SLOTS	BIT(CT_CTX_BITS)
-#define CT_CTX_PROBES	16
+#define CT_CTX_PROBES	4	/* slots tried from the hash; then missed */
 
 static struct ct_ctx ct_ctx_table[CT_CTX_SLOTS];
 
@@ -106,7 +106,12 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 
 NOKPROBE_SYMBOL(ct_ctx_claim);
 
-static struct ct_ctx *ct_ctx_find(u8 kind)
+/*
+ * The current task's in-flight fault, or NULL.  Called for every hit of
+ * the inner probes, most of them outside any tracked fault: it reads at
+ * most CT_CTX_PROBES slots.
+ */
+static struct ct_ctx *ct_ctx_mine(void)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c;
@@ -114,9 +119,18 @@ static struct ct_ctx *ct_ctx_find(u8 kind)
 	for (i = 0; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
 		if (READ_ONCE(c->task) == current)
-			return c->kind == kind ? c : NULL;
+			return c;
 	}
 	return NULL;
+}
+
+NOKPROBE_SYMBOL(ct_ctx_mine);
+
+static struct ct_ctx *ct_ctx_find(u8 kind)
+{
+	struct ct_ctx *c = ct_ctx_mine();
+
+	return c && c->kind == kind ? c : NULL;
 }
 
 NOKPROBE_SYMBOL(ct_ctx_find);
@@ -286,12 +300,10 @@ NOKPROBE_SYMBOL(ct_copy_path_pre);
 /* A new anonymous page was mapped: in a tracked fault, the copy landed. */
 static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
+	struct ct_ctx *c = ct_ctx_mine();
 
 	ct_hit(CT_P_COMMIT);
-	if (!c)
-		c = ct_ctx_find(CT_CTX_FILE);
-	if (c)
+	if (c && (c->kind == CT_CTX_WP || c->kind == CT_CTX_FILE))
 		c->committed = true;
 	return 0;
 }

@@ -375,16 +375,6 @@ static void claim_c5(struct claim *c)
 	quit_all(pp, 2);
 }
 
-static unsigned long checksum(const char *p, size_t len)
-{
-	unsigned long h = 5381;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = h * 33 + (unsigned char)p[i];
-	return h;
-}
-
 static void claim_c6(struct claim *c)
 {
 	char path[] = "/tmp/cowtrace-claim-XXXXXX", *data, *map;
@@ -404,7 +394,7 @@ static void claim_c6(struct claim *c)
 	}
 	for (i = 0; i < len; i++)
 		data[i] = (char)(i * 13 + 5);
-	sum = checksum(data, len);
+	sum = ct_checksum(data, len);
 	if (write(fd, data, len) != (ssize_t)len) {
 		setup_fail(c, "write");
 		return;
@@ -424,7 +414,7 @@ static void claim_c6(struct claim *c)
 	quit_all(pp, 1);
 	memset(data, 0, len);
 	c->v[0] = d(&a, &b, C_FILE_COPIES);
-	c->v[1] = pread(fd, data, len, 0) == (ssize_t)len && checksum(data, len) == sum;
+	c->v[1] = pread(fd, data, len, 0) == (ssize_t)len && ct_checksum(data, len) == sum;
 	c->v[2] = d(&a, &b, C_COPIES) + d(&a, &b, C_ZERO_FILLS);
 	MEASURED(c, "%d pages of a MAP_PRIVATE file written (%d first touched by the write, %d ",
 		 K, K / 2, K / 2);

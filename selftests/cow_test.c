@@ -168,16 +168,6 @@ TEST_F(cow, zero_page_write_is_zero_fill)
 	EXPECT_TRUE(others_zero(&a, &b, 1UL << C_ZERO_FILLS));
 }
 
-static unsigned long checksum(const char *p, size_t len)
-{
-	unsigned long h = 5381;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = h * 33 + (unsigned char)p[i];
-	return h;
-}
-
 /*
  * C6: writes to a MAP_PRIVATE file mapping make private copies, both on
  * a first write (do_cow_fault) and after a read mapped the page-cache
@@ -196,7 +186,7 @@ TEST_F(cow, private_file_write_copies)
 	ASSERT_NE(NULL, back);
 	for (i = 0; i < len; i++)
 		file[i] = (char)(i * 7 + 1);
-	sum = checksum(file, len);
+	sum = ct_checksum(file, len);
 	fd = mkstemp(path);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ((ssize_t)len, write(fd, file, len));
@@ -218,7 +208,7 @@ TEST_F(cow, private_file_write_copies)
 	EXPECT_EQ('x', map[0]);
 	EXPECT_EQ('y', map[32 * ps]);
 	ASSERT_EQ((ssize_t)len, pread(fd, back, len, 0));
-	EXPECT_EQ(sum, checksum(back, len));
+	EXPECT_EQ(sum, ct_checksum(back, len));
 	munmap(map, len);
 	close(fd);
 	unlink(path);
@@ -604,6 +594,7 @@ TEST_F(cow, unprivileged_user_is_refused)
 {
 	static const char *const files[] = {
 		"stats", "procs", "mapcount", "latency", "probes", "control",
+		"inspect",
 	};
 	pid_t pid = fork();
 	int status;

@@ -71,6 +71,9 @@ char *ct_map_anon(size_t pages, bool touch);
 
 size_t ct_page_size(void);
 
+/* djb2 hash of [p, p + len), to tell whether a file changed. */
+unsigned long ct_checksum(const char *p, size_t len);
+
 /*
  * Puppets: processes that do nothing but what the test tells them, so
  * that every fault they take inside a measured window is one the test

@@ -31,6 +31,16 @@ const char *const ct_col_names[C_NCOLS] = {
 static char ct_buf[256 << 10];
 static char ct_copy[sizeof(ct_buf)];
 
+unsigned long ct_checksum(const char *p, size_t len)
+{
+	unsigned long h = 5381;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = h * 33 + (unsigned char)p[i];
+	return h;
+}
+
 size_t ct_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

@@ -33,6 +33,7 @@ TEST(load_creates_debugfs)
 	static const struct { const char *name; mode_t mode; } files[] = {
 		{ "stats", 0400 }, { "procs", 0400 }, { "mapcount", 0400 },
 		{ "latency", 0400 }, { "probes", 0400 }, { "control", 0600 },
+		{ "inspect", 0600 },
 	};
 	struct stat st;
 	size_t i;

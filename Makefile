@@ -25,7 +25,7 @@ SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/
 
 .PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels
 
-all: module
+all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
 		ln -sf ../build/$(KTAG)/module/cowtrace.ko module/cowtrace.ko; \
 		echo "module/cowtrace.ko -> build/$(KTAG)/module/cowtrace.ko"; \
@@ -76,6 +76,11 @@ build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p build/selftests
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
+# cowstat: the per-process table as a command.
+build/cowstat: scripts/cowstat.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 # The demo: the claims narrated, built from the same scenarios.
 build/cowdemo: scripts/cowdemo.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p build
@@ -86,7 +91,7 @@ build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
 	@mkdir -p build/mmcow
 	scripts/build-mm-cow $@
 
-selftests: $(SELFTEST_BIN) build/cowdemo build/mmcow/cow
+selftests: $(SELFTEST_BIN) build/cowdemo build/mmcow/cow build/cowstat
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).

@@ -23,7 +23,7 @@ KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
 
-.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels
+.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -103,6 +103,14 @@ style: $(KSRC_STAMP)
 
 deps:
 	scripts/deps
+
+# Documentation as HTML; warnings are errors.
+htmldocs:
+	sphinx-build -W -q -b html Documentation build/html
+
+# Register with DKMS and build for every installed kernel (root).
+dkms-install:
+	scripts/dkms-install
 
 check:
 	scripts/check

@@ -115,8 +115,6 @@ int ct_procs_init(void);
 void ct_procs_exit(void);
 struct ct_proc *ct_proc_current(void);
 struct ct_proc *ct_proc_of(struct task_struct *task);
-struct ct_proc *ct_proc_fork(struct task_struct *parent,
-			     struct task_struct *child);
 void ct_proc_exit(struct task_struct *task);
 void ct_procs_reset(void);
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v);

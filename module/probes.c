@@ -495,7 +495,7 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 		return;
 	shared = ct_mm_anon_pages(child->mm);
 	pp = ct_proc_of(parent);
-	cp = ct_proc_fork(parent, child);
+	cp = ct_proc_of(child);	/* the child's entry, from its birth */
 	ct_account(pp, CT_FORKS, 1);
 	ct_account(pp, CT_SHARED, shared);
 	if (cp)

@@ -174,13 +174,6 @@ struct ct_proc *ct_proc_current(void)
 	return ct_proc_of(current);
 }
 
-/* @child was forked (not CLONE_VM) by @parent: give it its entry now. */
-struct ct_proc *ct_proc_fork(struct task_struct *parent,
-			     struct task_struct *child)
-{
-	return ct_proc_of(child);
-}
-
 /* @task exits; when it is the last thread, its process leaves the table. */
 void ct_proc_exit(struct task_struct *task)
 {

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hostile input to cowtrace's writable files (control, inspect): empty,
+ * oversized, binary, negative, huge, non-numeric, partial, concurrent and
+ * random writes each fail with a clear errno and change nothing; good
+ * writes still work afterwards.  And no file shows a kernel pointer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowtrace_test.h"
+
+#define FUZZ_WRITES 10000
+
+/* Seek to @off, then write() @len bytes of @buf to @file; 0 or -errno. */
+static int write_at(const char *file, const void *buf, size_t len, off_t off)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), CT_DIR "/%s", file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (off && lseek(fd, off, SEEK_SET) != off) {
+		close(fd);
+		return -errno;
+	}
+	n = write(fd, buf, len) < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+static const char *state(void)
+{
+	static char copy[256];
+	const char *text = ct_read_file("control");
+
+	snprintf(copy, sizeof(copy), "%s", text ? text : "(unreadable)");
+	return copy;
+}
+
+FIXTURE(hostile) {
+	char before[256];
+};
+
+FIXTURE_SETUP(hostile)
+{
+	ASSERT_EQ(0, ct_load(""));
+	snprintf(self->before, sizeof(self->before), "%s", state());
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	EXPECT_EQ(0, ct_unload());
+}
+
+TEST_F(hostile, bad_writes_fail_and_change_nothing)
+{
+	static const struct { const char *file, *text; int err; } bad[] = {
+		{ "control", "", -EINVAL },
+		{ "control", "\n", -EINVAL },
+		{ "control", "enable now", -EINVAL },
+		{ "control", "filter", -EINVAL },
+		{ "control", "filter pid", -EINVAL },
+		{ "control", "filter pid -1", -EINVAL },
+		{ "control", "filter pid 0", -EINVAL },
+		{ "control", "filter pid 99999999999999999999", -EINVAL },
+		{ "control", "filter pid 12abc", -EINVAL },
+		{ "control", "filter cgroup", -EINVAL },
+		{ "control", "filter cgroup nope", -EINVAL },
+		{ "control", "RESET", -EINVAL },
+		{ "inspect", "", -EINVAL },
+		{ "inspect", "-5", -EINVAL },
+		{ "inspect", "0", -EINVAL },
+		{ "inspect", "99999999999999999999", -EINVAL },
+		{ "inspect", "1 vma", -EINVAL },
+		{ "inspect", "1 vmb 1000", -EINVAL },
+		{ "inspect", "2", -EINVAL },
+	};
+	static char big[64 * 1024];
+	char bin[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *name = bad[i].text;
+		size_t len = strlen(name);
+
+		EXPECT_EQ(bad[i].err, write_at(bad[i].file, name, len, 0))
+			TH_LOG("%s <- '%s'", bad[i].file, name);
+	}
+	memset(big, 'a', sizeof(big));
+	EXPECT_EQ(-E2BIG, write_at("control", big, sizeof(big), 0));
+	EXPECT_EQ(-E2BIG, write_at("inspect", big, sizeof(big), 0));
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (char)(i * 37 + 1);
+	bin[5] = '\0';		/* an embedded NUL */
+	EXPECT_EQ(-EINVAL, write_at("control", bin, sizeof(bin), 0));
+	EXPECT_EQ(-EINVAL, write_at("inspect", bin, sizeof(bin), 0));
+	/* A write that does not start at offset 0 is a partial command. */
+	EXPECT_EQ(-EINVAL, write_at("control", "enable", 6, 3));
+	EXPECT_EQ(-EINVAL, write_at("inspect", "1", 1, 1));
+	EXPECT_STREQ(self->before, state());
+	/* Good writes still work. */
+	EXPECT_EQ(0, ct_control("disable"));
+	EXPECT_NE(NULL, strstr(state(), "enabled: 0"));
+	EXPECT_EQ(0, ct_control("enable"));
+	EXPECT_EQ(0, write_at("inspect", "1", 1, 0));
+	EXPECT_STREQ(self->before, state());
+}
+
+static void *hammer(void *arg)
+{
+	long id = (long)arg;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		ct_control(i % 2 ? "enable" : "reset");
+		ct_control(id % 2 ? "filter none" : "filter pid 1");
+		write_at("inspect", "1", 1, 0);
+		ct_read_file("procs");
+	}
+	return NULL;
+}
+
+TEST_F(hostile, concurrent_writers)
+{
+	pthread_t t[4];
+	long i;
+
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer, (void *)i));
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ASSERT_EQ(0, ct_control("filter none"));
+	ASSERT_EQ(0, ct_control("enable"));
+	EXPECT_STREQ(self->before, state());
+}
+
+/* Random writes: only the valid commands may succeed. */
+TEST_F(hostile, fuzz_loop)
+{
+	static const char alphabet[] = "abcdefilnprstuvgmoy 0123456789-/\n\t\x01\xff";
+	unsigned int seed = 12345, ok = 0, i;
+	regex_t control_re, inspect_re;
+	char buf[81];
+
+	/* What each file accepts, as documented. */
+	ASSERT_EQ(0, regcomp(&control_re,
+			     "^[[:space:]]*(enable|disable|reset|filter[[:space:]]+(none|pid[[:space:]]+[0-9]+|cgroup[[:space:]]+/.*))[[:space:]]*$",
+			     REG_EXTENDED));
+	ASSERT_EQ(0, regcomp(&inspect_re,
+			     "^[[:space:]]*[0-9]+( +vma[[:space:]]+[0-9a-fA-F]+)?[[:space:]]*$",
+			     REG_EXTENDED));
+
+	for (i = 0; i < FUZZ_WRITES; i++) {
+		size_t len = rand_r(&seed) % sizeof(buf), j;
+		const char *file = rand_r(&seed) % 2 ? "control" : "inspect";
+		int err;
+
+		for (j = 0; j < len; j++)
+			buf[j] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		err = write_at(file, buf, len, 0);
+		buf[len] = '\0';
+		if (!err) {
+			ok++;
+			EXPECT_EQ(0, regexec(*file == 'c' ? &control_re : &inspect_re,
+					     buf, 0, NULL, 0))
+				TH_LOG("accepted: %s <- '%s'", file, buf);
+		} else if (err != -EINVAL && err != -E2BIG && err != -ESRCH &&
+			 err != -ENOENT)
+			EXPECT_EQ(-EINVAL, err) TH_LOG("%s: %.*s", file, (int)len, buf);
+	}
+	TH_LOG("%u random writes, %u accepted (all valid commands)", FUZZ_WRITES, ok);
+	regfree(&control_re);
+	regfree(&inspect_re);
+	ASSERT_EQ(0, ct_control("filter none"));
+	ASSERT_EQ(0, ct_control("enable"));
+	EXPECT_STREQ(self->before, state());
+}
+
+TEST_F(hostile, no_kernel_pointer_in_any_file)
+{
+	static const char *const files[] = {
+		"stats", "procs", "mapcount", "latency", "probes", "control",
+		"inspect",
+	};
+	regex_t re;
+	size_t i;
+
+	ASSERT_EQ(0, write_at("inspect", "1 vma 400000", 12, 0));
+	ASSERT_EQ(0, regcomp(&re, "ffff[89a-f][0-9a-f]{11}", REG_EXTENDED | REG_ICASE));
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		const char *text = ct_read_file(files[i]);
+
+		ASSERT_NE(NULL, text);
+		EXPECT_NE(0, regexec(&re, text, 0, NULL, 0)) TH_LOG("%s", files[i]);
+	}
+	regfree(&re);
+}
+
+TEST_HARNESS_MAIN

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * NOT RUN BY make check: a reproducer of an open bug (issue 7).  Loading
- * and unloading cowtrace while four threads fork-storm and write shared
- * pages crashes both guests within a few cycles: a call to address 0 in
- * the fault path (RIP 0, caller __handle_mm_fault / handle_mm_fault via
- * the rethook trampoline), during or just after an unload.  Run it with
+ * NOT RUN BY make check: a reproducer of an open problem (issue 7).
+ * Loading and unloading cowtrace while four threads fork-storm and write
+ * shared pages crashes both guests (qemu TCG, 2 vCPUs) within a few to
+ * ~100 cycles: a call to address 0 in the fault path while the module is
+ * GOING.  The kernel's samples/kprobes/kprobe_example crashes the same
+ * way under the same load (after 255 cycles on 6.12), so the fault is in
+ * removing kprobes from running code (kernel or emulator), not in
+ * cowtrace's handlers; not yet checked on KVM or hardware.  Run it with
  *   gcc -O2 -D_GNU_SOURCE -pthread -isystem build/linux-src/tools/testing/selftests \
  *       -Iselftests -o build/stress_test selftests/wip/unload_stress_test.c \
  *       selftests/cowtrace_test_lib.c selftests/claims.c

@@ -8,6 +8,7 @@
 #   make deps             install what everything needs (Debian 12, root)
 #   make check            build for 6.1 and 6.12, run every test in qemu
 #   make demo             the walk through the fork/COW claims in a guest
+#   make bench            the overhead benchmark in both guests (~40 min)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 
 TOP := $(CURDIR)
@@ -23,7 +24,7 @@ KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
 
-.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs
+.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -34,11 +35,11 @@ all: build/cowstat module
 kernels:
 	@. scripts/lib.sh; ct_installed_kernels
 
-$(OBJ)/.tree: $(MODULE_SRC) Kbuild selftests/testbed/Kbuild selftests/testbed/cowtrace_warn_test.c
+$(OBJ)/.tree: $(MODULE_SRC) Kbuild selftests/testbed/Kbuild $(wildcard selftests/testbed/*.c)
 	@mkdir -p $(OBJ)/module $(OBJ)/testbed
 	@ln -sf $(TOP)/Kbuild $(OBJ)/Kbuild
 	@for f in $(MODULE_SRC); do ln -sf $(TOP)/$$f $(OBJ)/$$f; done
-	@for f in Kbuild cowtrace_warn_test.c; do ln -sf $(TOP)/selftests/testbed/$$f $(OBJ)/testbed/$$f; done
+	@for f in Kbuild $(notdir $(wildcard selftests/testbed/*.c)); do ln -sf $(TOP)/selftests/testbed/$$f $(OBJ)/testbed/$$f; done
 	@touch $@
 
 module: $(OBJ)/.tree
@@ -73,13 +74,18 @@ TEST_CC = $(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-isystem $(KSRC)/tools/testing/selftests -Iselftests
 
 build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
-	@mkdir -p build/selftests
+	@mkdir -p $(dir $@)
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
 # cowstat: the per-process table as a command.
 build/cowstat: scripts/cowstat.c
 	@mkdir -p build
 	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+# cowbench: the benchmark's workloads (static: spawn execs it often).
+build/cowbench: scripts/cowbench.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -Wextra -Werror -static -pthread -o $@ $<
 
 # The demo: the claims narrated, built from the same scenarios.
 build/cowdemo: scripts/cowdemo.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
@@ -91,14 +97,14 @@ build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
 	@mkdir -p build/mmcow
 	scripts/build-mm-cow $@
 
-selftests: $(SELFTEST_BIN) build/cowdemo build/mmcow/cow build/cowstat
+selftests: $(SELFTEST_BIN) build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --show-types -q
 style: $(KSRC_STAMP)
 	$(CHECKPATCH) -f $(filter-out module/compat.h,$(wildcard module/*.c module/*.h)) \
-		$(wildcard selftests/*.c selftests/*.h selftests/testbed/*.c scripts/*.c)
+		$(wildcard selftests/*.c selftests/*.h selftests/*/*.c scripts/*.c)
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
 
 deps:
@@ -117,6 +123,10 @@ check:
 
 demo:
 	scripts/demo
+
+# The overhead benchmark in both guests; regenerates Documentation/bench*.
+bench: build/cowbench
+	scripts/bench
 
 # Documentation/claims.rst, regenerated from measurements in both guests.
 claims-doc:

@@ -48,6 +48,7 @@ static int stats_show(struct seq_file *m, void *v)
 		   ct_procs_count(CT_PROC_EXITED));
 	seq_printf(m, "procs_alive: %u\n", ct_procs_count(CT_PROC_ALIVE));
 	seq_printf(m, "procs_exited: %u\n", ct_procs_count(CT_PROC_EXITED));
+	seq_printf(m, "evicted: %llu\n", ct_procs_evicted());
 	seq_printf(m, "dropped: %llu\n", ct_dropped());
 	seq_printf(m, "missed: %llu\n", ct_missed_own() + ct_probes_missed());
 	seq_printf(m, "enabled: %d\n", READ_ONCE(ct_enabled));

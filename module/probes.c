@@ -484,7 +484,7 @@ NOKPROBE_SYMBOL(ct_scan_ret);
 static void ct_tp_fork(void *data, struct task_struct *parent,
 		       struct task_struct *child)
 {
-	struct ct_proc *pp, *cp;
+	struct ct_proc *pp;
 	u64 shared;
 
 	ct_hit(CT_P_TP_FORK);
@@ -495,11 +495,10 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 		return;
 	shared = ct_mm_anon_pages(child->mm);
 	pp = ct_proc_of(parent);
-	cp = ct_proc_of(child);	/* the child's entry, from its birth */
+	/* The child's entry, from its birth, with what it inherited. */
+	ct_proc_of_child(child, shared);
 	ct_account(pp, CT_FORKS, 1);
 	ct_account(pp, CT_SHARED, shared);
-	if (cp)
-		cp->inherited = shared;
 }
 
 static void ct_tp_exit(void *data, struct task_struct *task)

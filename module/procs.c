@@ -91,6 +91,12 @@ static struct ct_proc *ct_lookup(struct task_struct *leader)
 	return NULL;
 }
 
+/*
+ * Exited entries evicted to make room: their counts stay in the global
+ * stats but leave the per-process table.  Table lock held to change.
+ */
+static u64 ct_nr_evicted;
+
 /* Take a free entry, or reuse the oldest exited one.  Table lock held. */
 static struct ct_proc *ct_take_entry(void)
 {
@@ -102,6 +108,7 @@ static struct ct_proc *ct_take_entry(void)
 		if (!p || !poll_state_synchronize_rcu(p->exit_gp))
 			return NULL;
 		ct_nr_exited--;
+		WRITE_ONCE(ct_nr_evicted, ct_nr_evicted + 1);
 	}
 	list_del_init(&p->lnode);
 	return p;
@@ -119,6 +126,7 @@ static void ct_trim_exited(void)
 		list_move_tail(&p->lnode, &ct_free);
 		WRITE_ONCE(p->state, CT_PROC_FREE);
 		ct_nr_exited--;
+		WRITE_ONCE(ct_nr_evicted, ct_nr_evicted + 1);
 	}
 }
 
@@ -132,8 +140,11 @@ static void ct_comm(char *dst, struct task_struct *task)
 			*c = '_';
 }
 
-/* Find or create the entry of @task's process.  Atomic context. */
-struct ct_proc *ct_proc_of(struct task_struct *task)
+/*
+ * Find or create the entry of @task's process; a new entry starts with
+ * @inherited shared pages, set before it becomes visible.  Atomic context.
+ */
+static struct ct_proc *ct_proc_find(struct task_struct *task, u64 inherited)
 {
 	struct task_struct *leader = task->group_leader;
 	struct ct_proc *p;
@@ -157,7 +168,7 @@ struct ct_proc *ct_proc_of(struct task_struct *task)
 	p->start_time = leader->start_time;
 	p->ppid = task_tgid_nr(rcu_dereference(leader->real_parent));
 	ct_comm(p->comm, leader);
-	p->inherited = 0;
+	p->inherited = inherited;
 	p->seq = ct_next_seq++;
 	for (i = 0; i < CT_NR_COUNTERS; i++)
 		atomic64_set(&p->ctr[i], 0);
@@ -166,6 +177,22 @@ struct ct_proc *ct_proc_of(struct task_struct *task)
 	ct_nr_alive++;
 out:
 	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+	return p;
+}
+
+struct ct_proc *ct_proc_of(struct task_struct *task)
+{
+	return ct_proc_find(task, 0);
+}
+
+/* The entry of a child process, born with @inherited shared pages. */
+struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited)
+{
+	struct ct_proc *p = ct_proc_find(child, inherited);
+
+	/* Not new (it cannot have run yet, but be exact regardless). */
+	if (p && READ_ONCE(p->inherited) != inherited)
+		WRITE_ONCE(p->inherited, inherited);
 	return p;
 }
 
@@ -204,12 +231,18 @@ void ct_procs_reset(void)
 	int c;
 
 	raw_spin_lock_irqsave(&ct_table_lock, flags);
+	WRITE_ONCE(ct_nr_evicted, 0);
 	for (i = 0; i < ct_max_procs; i++) {
 		ct_pool[i].inherited = 0;
 		for (c = 0; c < CT_NR_COUNTERS; c++)
 			atomic64_set(&ct_pool[i].ctr[c], 0);
 	}
 	raw_spin_unlock_irqrestore(&ct_table_lock, flags);
+}
+
+u64 ct_procs_evicted(void)
+{
+	return READ_ONCE(ct_nr_evicted);
 }
 
 unsigned int ct_procs_count(int state)

@@ -652,6 +652,11 @@ static void claim_c13(struct claim *c)
 	FILE *f;
 
 	ps = ct_page_size();
+	if (!ct_have_thp()) {
+		c->verdict = V_SKIPPED;
+		WHY(c, "the kernel has no transparent huge pages (as on PREEMPT_RT)");
+		return;
+	}
 	buf = map_aligned_thp();
 	pp = buf ? world(buf, 2) : NULL;
 	if (!pp) {

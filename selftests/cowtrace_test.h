@@ -57,6 +57,8 @@ const char *ct_read_file(const char *name);
  * process after fork(), before the first measurement.
  */
 void ct_warm(void);
+/* Only the stack part of ct_warm(): 64 KiB below the caller. */
+void ct_warm_stack(void);
 
 /* Write (read) one byte every @step bytes of [p, p + len). */
 void ct_touch(char *p, size_t len, size_t step);
@@ -70,6 +72,13 @@ void ct_recv(int fd);
 char *ct_map_anon(size_t pages, bool touch);
 
 size_t ct_page_size(void);
+
+/*
+ * Whether the kernel has transparent huge pages: PREEMPT_RT kernels do
+ * not (TRANSPARENT_HUGEPAGE depends on !PREEMPT_RT), so their THP
+ * counters read "unsupported".
+ */
+bool ct_have_thp(void);
 
 /* djb2 hash of [p, p + len), to tell whether a file changed. */
 unsigned long ct_checksum(const char *p, size_t len);

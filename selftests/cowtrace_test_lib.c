@@ -46,6 +46,11 @@ size_t ct_page_size(void)
 	return (size_t)sysconf(_SC_PAGESIZE);
 }
 
+bool ct_have_thp(void)
+{
+	return access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+}
+
 static const char *ct_module_path(void)
 {
 	static char path[PATH_MAX];
@@ -236,6 +241,13 @@ void ct_load_bytes(const char *p, size_t len, size_t step)
 	asm volatile("" : : "r"(sum));
 }
 
+void ct_warm_stack(void)
+{
+	char stack[64 * 1024];
+
+	ct_touch(stack, sizeof(stack), 256);
+}
+
 void ct_warm(void)
 {
 	char stack[64 * 1024];
@@ -407,6 +419,34 @@ pid_t ct_puppet_start(struct ct_puppet *p)
 	return pid;
 }
 
+/*
+ * Wait until @pid, a puppet forked by another puppet (so not a child the
+ * observer can wait for), has exited: a zombie or gone.  A zombie has
+ * already dropped its memory, so its pages are no longer mapped by it.
+ */
+static void ct_wait_exited(pid_t pid)
+{
+	char path[64], buf[512], *s;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (i = 0; i < CT_PUPPET_TIMEOUT_MS; i++) {
+		FILE *f = fopen(path, "r");
+		size_t n;
+
+		if (!f)
+			return;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		s = strrchr(buf, ')');
+		if (!s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X')
+			return;
+		usleep(1000);
+	}
+	fprintf(stderr, "# puppet %d did not exit\n", pid);
+}
+
 long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
 {
 	return ct_puppet_do3(p, op, a, b, 0);
@@ -421,7 +461,8 @@ long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
 	if (write(p->cmd[1], &m, sizeof(m)) != sizeof(m))
 		return -1;
 	if (op == CT_OP_QUIT) {
-		waitpid(p->pid, NULL, 0);
+		if (waitpid(p->pid, NULL, 0) < 0 && errno == ECHILD)
+			ct_wait_exited(p->pid);
 		return 0;
 	}
 	/* A puppet that died (a signal) must not hang the observer. */

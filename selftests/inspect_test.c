@@ -217,6 +217,10 @@ TEST_F(inspect, thp_pmd_then_split_by_cow)
 	pid_t parent, child;
 
 	ASSERT_NE(MAP_FAILED, raw);
+	if (!ct_have_thp()) {
+		munmap(raw, 2 * pmd);
+		SKIP(return, "the kernel has no transparent huge pages (as on PREEMPT_RT)");
+	}
 	buf = (char *)(((unsigned long)raw + pmd - 1) & ~(pmd - 1));
 	ASSERT_EQ(0, madvise(buf, pmd, MADV_HUGEPAGE));
 	ct_puppets_init(self->pp, 2, buf);

@@ -29,8 +29,12 @@
  * do_wp_page is entered with.
  *
  * Handlers run in atomic context: they take no lock that sleeps and
- * allocate nothing.  A task's in-flight fault lives in a slot of a fixed
- * table indexed by a hash of the task pointer, claimed with cmpxchg.
+ * allocate nothing.  Time is read with the NMI-safe
+ * ktime_get_mono_fast_ns(): a probe that fires through int3 runs in an
+ * NMI-like context, where ktime_get_ns()'s seqcount could spin on the
+ * timekeeper's own write (lockdep reported it on the debug kernel).
+ * A task's in-flight fault lives in a slot of a fixed table indexed by a
+ * hash of the task pointer, claimed with cmpxchg.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -87,7 +91,7 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 		if (READ_ONCE(c->task) || cmpxchg(&c->task, NULL, current))
 			continue;
 		c->kind = kind;
-		c->t0 = ktime_get_ns();
+		c->t0 = ktime_get_mono_fast_ns();
 		c->huge_size = 0;
 		c->mapcount = 0;
 		c->refcount = 0;
@@ -265,7 +269,8 @@ static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
 		ct_account(p, CT_REUSES, 1);
 		o = CT_OUT_REUSE;
 	}
-	ct_hist_add(o, c->mapcount, c->refcount, ktime_get_ns() - c->t0);
+	ct_hist_add(o, c->mapcount, c->refcount,
+		    ktime_get_mono_fast_ns() - c->t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_outcome);

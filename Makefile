@@ -6,7 +6,8 @@
 #   make KVER=<version>   build build/<version>/module/cowtrace.ko
 #   make KDIR=<tree>      build against a kernel build tree
 #   make deps             install what everything needs (Debian 12, root)
-#   make check            build for 6.1 and 6.12, run every test in qemu
+#   make check            build for 6.1, 6.12 and 6.12-rt, run every test in qemu
+#   make check-debug      the selftests under a KASAN/lockdep/kmemleak kernel
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (~40 min)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
@@ -24,7 +25,7 @@ KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
 
-.PHONY: all module testbed-module selftests deps check demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -120,6 +121,10 @@ dkms-install:
 
 check:
 	scripts/check
+
+# The selftests under the debug kernel (built once, cached in ~/.cache).
+check-debug:
+	scripts/check-debug
 
 demo:
 	scripts/demo

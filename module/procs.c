@@ -4,15 +4,18 @@
  * preallocated at load.
  *
  * Live processes are found by tgid in a hash table that the probes read
- * under RCU (their handlers run with preemption disabled), so the fault
- * path takes no lock.  Entries are added at fork, or at a process's first
- * event if it predates the module, and leave the hash when the process
- * exits.  Exited entries stay readable in a FIFO; beyond max_exited the
- * oldest is reused, but only once an RCU grace period has passed since it
- * left the hash, so no probe can still hold it.  When no entry can be had
- * the event is counted globally and in "dropped".  Changes to the table
- * take ct_table_lock, a raw spinlock (never sleeps, also on PREEMPT_RT);
- * they happen at fork, exit and first event, never per fault.
+ * under RCU (their handlers run with preemption disabled, and an RCU
+ * grace period waits for such sections too), so the fault path takes no
+ * lock.  What they dereference with rcu_dereference() (a task's parent
+ * and cgroup) they read inside rcu_read_lock(), as lockdep expects.
+ * Entries are added at fork, or at a process's first event if it
+ * predates the module, and leave the hash when the process exits.
+ * Exited entries stay readable in a FIFO; beyond max_exited the oldest
+ * is reused, but only once an RCU grace period has passed since it left
+ * the hash, so no probe can still hold it.  When no entry can be had the
+ * event is counted globally and in "dropped".  Changes to the table take
+ * ct_table_lock, a raw spinlock (never sleeps, also on PREEMPT_RT); they
+ * happen at fork, exit and first event, never per fault.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -166,7 +169,9 @@ static struct ct_proc *ct_proc_find(struct task_struct *task, u64 inherited)
 	}
 	p->tgid = leader->tgid;
 	p->start_time = leader->start_time;
+	rcu_read_lock();
 	p->ppid = task_tgid_nr(rcu_dereference(leader->real_parent));
+	rcu_read_unlock();
 	ct_comm(p->comm, leader);
 	p->inherited = inherited;
 	p->seq = ct_next_seq++;
@@ -291,26 +296,34 @@ bool ct_proc_view(unsigned int idx, struct ct_proc_view *v)
 	return true;
 }
 
-/* Does @task pass the filter?  Atomic context, RCU held by the caller. */
+/* Does @task pass the filter?  Atomic context. */
 bool ct_filter_match(struct task_struct *task)
 {
 	struct task_struct *t;
 	struct cgroup *cgrp;
+	bool match = false;
 	pid_t pid;
 
 	switch (READ_ONCE(ct_filter_kind)) {
 	case CT_FILTER_PID:
 		pid = READ_ONCE(ct_filter_pid);
+		rcu_read_lock();
 		for (t = task; t->pid; t = rcu_dereference(t->real_parent)) {
-			if (t->tgid == pid)
-				return true;
+			if (t->tgid == pid) {
+				match = true;
+				break;
+			}
 			if (t == rcu_dereference(t->real_parent))
 				break;
 		}
-		return false;
+		rcu_read_unlock();
+		return match;
 	case CT_FILTER_CGROUP:
+		rcu_read_lock();
 		cgrp = READ_ONCE(ct_filter_cgrp);
-		return cgrp && cgroup_is_descendant(task_dfl_cgroup(task), cgrp);
+		match = cgrp && cgroup_is_descendant(task_dfl_cgroup(task), cgrp);
+		rcu_read_unlock();
+		return match;
 	default:
 		return true;
 	}

@@ -295,6 +295,9 @@ FIXTURE_SETUP(bpf)
 {
 	if (!have_bpftrace())
 		SKIP(return, "bpftrace is not installed");
+	/* The .bt programs cast to kernel structures: bpftrace reads them from BTF. */
+	if (access("/sys/kernel/btf/vmlinux", F_OK))
+		SKIP(return, "the kernel has no BTF (no debug info, as in the debug kernel)");
 	ASSERT_EQ(0, ct_load(""));
 	self->buf = ct_map_anon(PAGES, false);
 	ASSERT_NE(NULL, self->buf);

@@ -46,20 +46,12 @@ static unsigned long long delta(const struct ct_row *a, const struct ct_row *b,
 static int others_zero(const struct ct_row *a, const struct ct_row *b,
 		       unsigned long allowed)
 {
-	int c;
+	int c = ct_first_moved(a->v, b->v, allowed);
 
-	for (c = 0; c < C_NCOLS; c++) {
-		if (allowed & (1UL << c))
-			continue;
-		if (a->v[c] == CT_UNSET || b->v[c] == CT_UNSET)
-			continue;
-		if (b->v[c] != a->v[c]) {
-			fprintf(stderr, "# %s moved by %llu\n", ct_col_names[c],
-				b->v[c] - a->v[c]);
-			return 0;
-		}
-	}
-	return 1;
+	if (c >= 0)
+		fprintf(stderr, "# %s moved by %llu\n", ct_col_names[c],
+			b->v[c] - a->v[c]);
+	return c < 0;
 }
 
 /*

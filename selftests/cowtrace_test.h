@@ -50,6 +50,35 @@ long long ct_stat(const char *name);
 int ct_control(const char *cmd);
 /* Read a whole debugfs file (static buffer); NULL on error. */
 const char *ct_read_file(const char *name);
+/* open() cowtrace's file @name; a descriptor or -errno. */
+int ct_open(const char *name, int flags);
+/* One write() of the string @text to cowtrace's file @name; 0 or -errno. */
+int ct_write_file(const char *name, const char *text);
+/* A counter's value as printed: CT_UNSET for "off" and "unsupported". */
+unsigned long long ct_value(const char *tok);
+
+/* What ct_procs_header() maps a procs column to, besides a counter. */
+enum {
+	CT_COL_OTHER = -1,	/* a column this test suite does not know */
+	CT_COL_PID = 100,
+	CT_COL_PPID,
+	CT_COL_COMM,
+	CT_COL_STATE,
+	CT_COL_INHERITED,
+};
+
+/*
+ * Map the columns of procs' header @line (split in place) to counters
+ * (enum ct_col) or CT_COL_*, whatever their order; returns how many.
+ */
+int ct_procs_header(char *line, int *map, int max);
+/*
+ * The first counter not in the mask @allowed whose value differs from
+ * @a to @b (arrays of C_NCOLS; off or unsupported ones are skipped), or
+ * -1 if none moved.
+ */
+int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
+		   unsigned long allowed);
 
 /*
  * Touch the stack and the buffers the helpers use, so that what comes
@@ -114,5 +143,42 @@ pid_t ct_puppet_start(struct ct_puppet *p);
 /* Have puppet @p do @op; returns its answer (a pid for CT_OP_FORK). */
 long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b);
 long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
+
+#ifdef TEST_HARNESS_MAIN
+#include <stdlib.h>
+
+/*
+ * Slow guests (the debug kernel: KASAN, lockdep and kmemleak under TCG)
+ * run every test several times slower than the timeouts written for the
+ * Debian kernels: COWTRACE_TIMEOUT_SCALE=N multiplies each test's
+ * timeout by N.  Replaces the harness's main() to do it before the run.
+ */
+static inline void ct_scale_timeouts(void)
+{
+	const char *s = getenv("COWTRACE_TIMEOUT_SCALE");
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	int n = s ? atoi(s) : 1;
+
+	if (n <= 1)
+		return;
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= n;
+}
+
+static inline int ct_harness_run(int argc, char **argv)
+{
+	ct_scale_timeouts();
+	return test_harness_run(argc, argv);
+}
+
+#undef TEST_HARNESS_MAIN
+#define TEST_HARNESS_MAIN \
+	int main(int argc, char **argv) \
+	{ \
+		exit(ct_harness_run(argc, argv)); \
+	}
+#endif /* TEST_HARNESS_MAIN */
 
 #endif /* _COWTRACE_TEST_H */

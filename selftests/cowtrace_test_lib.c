@@ -91,16 +91,25 @@ int ct_load(const char *params)
 	return ret;
 }
 
-const char *ct_read_file(const char *name)
+int ct_open(const char *name, int flags)
 {
 	char path[256];
-	ssize_t n, len = 0;
 	int fd;
 
 	snprintf(path, sizeof(path), CT_DIR "/%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	fd = open(path, flags);
+	return fd < 0 ? -errno : fd;
+}
+
+const char *ct_read_file(const char *name)
+{
+	ssize_t n, len = 0;
+	int fd = ct_open(name, O_RDONLY);
+
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
+	}
 	while ((n = read(fd, ct_buf + len, sizeof(ct_buf) - 1 - len)) > 0)
 		len += n;
 	close(fd);
@@ -110,16 +119,57 @@ const char *ct_read_file(const char *name)
 	return ct_buf;
 }
 
-static unsigned long long ct_value(const char *tok)
+unsigned long long ct_value(const char *tok)
 {
 	if (!strcmp(tok, "off") || !strcmp(tok, "unsupported"))
 		return CT_UNSET;
 	return strtoull(tok, NULL, 10);
 }
 
+int ct_procs_header(char *line, int *map, int max)
+{
+	static const char *const other[] = {
+		[CT_COL_PID - CT_COL_PID] = "pid",
+		[CT_COL_PPID - CT_COL_PID] = "ppid",
+		[CT_COL_COMM - CT_COL_PID] = "comm",
+		[CT_COL_STATE - CT_COL_PID] = "state",
+		[CT_COL_INHERITED - CT_COL_PID] = "inherited",
+	};
+	char *tok, *save;
+	int n = 0, i;
+
+	for (tok = strtok_r(line, " ", &save); tok && n < max;
+	     tok = strtok_r(NULL, " ", &save), n++) {
+		map[n] = CT_COL_OTHER;
+		for (i = 0; i < C_NCOLS; i++)
+			if (!strcmp(tok, ct_col_names[i]))
+				map[n] = i;
+		for (i = 0; i < (int)ARRAY_SIZE(other); i++)
+			if (!strcmp(tok, other[i]))
+				map[n] = CT_COL_PID + i;
+	}
+	return n;
+}
+
+int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
+		   unsigned long allowed)
+{
+	int c;
+
+	for (c = 0; c < C_NCOLS; c++) {
+		if (allowed & (1UL << c))
+			continue;
+		if (a[c] == CT_UNSET || b[c] == CT_UNSET)
+			continue;
+		if (a[c] != b[c])
+			return c;
+	}
+	return -1;
+}
+
 int ct_proc(pid_t pid, struct ct_row *row)
 {
-	int map[64], ncols = 0, i;
+	int map[64], ncols;
 	const char *text = ct_read_file("procs");
 	char *save, *line, *tok, *tsave;
 
@@ -130,24 +180,7 @@ int ct_proc(pid_t pid, struct ct_row *row)
 	line = strtok_r(ct_copy, "\n", &save);
 	if (!line)
 		return -EINVAL;
-	/* Map the header's columns to ours, whatever their order. */
-	for (tok = strtok_r(line, " ", &tsave); tok && ncols < 64;
-	     tok = strtok_r(NULL, " ", &tsave), ncols++) {
-		map[ncols] = -1;
-		for (i = 0; i < C_NCOLS; i++)
-			if (!strcmp(tok, ct_col_names[i]))
-				map[ncols] = i;
-		if (!strcmp(tok, "pid"))
-			map[ncols] = 100;
-		else if (!strcmp(tok, "ppid"))
-			map[ncols] = 101;
-		else if (!strcmp(tok, "comm"))
-			map[ncols] = 102;
-		else if (!strcmp(tok, "state"))
-			map[ncols] = 103;
-		else if (!strcmp(tok, "inherited"))
-			map[ncols] = 104;
-	}
+	ncols = ct_procs_header(line, map, ARRAY_SIZE(map));
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		struct ct_row r = { .found = true };
 		int col = 0;
@@ -155,21 +188,21 @@ int ct_proc(pid_t pid, struct ct_row *row)
 		for (tok = strtok_r(line, " ", &tsave); tok && col < ncols;
 		     tok = strtok_r(NULL, " ", &tsave), col++) {
 			switch (map[col]) {
-			case -1:
+			case CT_COL_OTHER:
 				break;
-			case 100:
+			case CT_COL_PID:
 				r.pid = strtol(tok, NULL, 10);
 				break;
-			case 101:
+			case CT_COL_PPID:
 				r.ppid = strtol(tok, NULL, 10);
 				break;
-			case 102:
+			case CT_COL_COMM:
 				snprintf(r.comm, sizeof(r.comm), "%s", tok);
 				break;
-			case 103:
+			case CT_COL_STATE:
 				snprintf(r.state, sizeof(r.state), "%s", tok);
 				break;
-			case 104:
+			case CT_COL_INHERITED:
 				r.inherited = ct_value(tok);
 				break;
 			default:
@@ -206,17 +239,22 @@ long long ct_stat(const char *name)
 	return -1;
 }
 
-int ct_control(const char *cmd)
+int ct_write_file(const char *name, const char *text)
 {
-	int fd = open(CT_DIR "/control", O_WRONLY);
+	int fd = ct_open(name, O_WRONLY);
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, strlen(cmd));
+		return fd;
+	n = write(fd, text, strlen(text));
 	n = n < 0 ? -errno : 0;
 	close(fd);
 	return (int)n;
+}
+
+int ct_control(const char *cmd)
+{
+	return ct_write_file("control", cmd);
 }
 
 void ct_touch(char *p, size_t len, size_t step)

@@ -22,14 +22,11 @@
 /* Seek to @off, then write() @len bytes of @buf to @file; 0 or -errno. */
 static int write_at(const char *file, const void *buf, size_t len, off_t off)
 {
-	char path[128];
+	int fd = ct_open(file, O_WRONLY);
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), CT_DIR "/%s", file);
-	fd = open(path, O_WRONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (off && lseek(fd, off, SEEK_SET) != off) {
 		close(fd);
 		return -errno;

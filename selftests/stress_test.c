@@ -389,14 +389,11 @@ static __noreturn void worker(int w, int progress)
 
 static int slurp(const char *name, struct table *t)
 {
-	char path[128];
+	int fd = ct_open(name, O_RDONLY);
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), CT_DIR "/%s", name);
-	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	t->len = 0;
 	for (;;) {
 		if (t->cap - t->len < (1 << 20)) {
@@ -413,13 +410,6 @@ static int slurp(const char *name, struct table *t)
 	close(fd);
 	t->text[t->len] = '\0';
 	return n < 0 ? -errno : 0;
-}
-
-static unsigned long long value(const char *tok)
-{
-	if (!strcmp(tok, "off") || !strcmp(tok, "unsupported"))
-		return CT_UNSET;
-	return strtoull(tok, NULL, 10);
 }
 
 static int read_stats(struct stats *s)
@@ -451,13 +441,13 @@ static int read_stats(struct stats *s)
 			val++;
 		for (i = 0; i < C_NCOLS; i++) {
 			if (!strcmp(line, ct_col_names[i])) {
-				s->v[i] = value(val);
+				s->v[i] = ct_value(val);
 				found++;
 			}
 		}
 		for (i = 0; i < (int)ARRAY_SIZE(extra); i++) {
 			if (!strcmp(line, extra[i])) {
-				*dst[i] = value(val);
+				*dst[i] = ct_value(val);
 				found++;
 			}
 		}
@@ -480,7 +470,7 @@ static int by_pid(const void *a, const void *b)
 /* Read and parse procs; rows in table order, t->order by pid. */
 static int read_procs(struct table *t)
 {
-	int map[64], ncols = 0, col, i;
+	int map[64], ncols, col;
 	char *line, *save, *tok, *tsave;
 	struct row *r;
 
@@ -490,23 +480,7 @@ static int read_procs(struct table *t)
 	line = strtok_r(t->text, "\n", &save);
 	if (!line)
 		return -1;
-	for (tok = strtok_r(line, " ", &tsave); tok && ncols < 64;
-	     tok = strtok_r(NULL, " ", &tsave), ncols++) {
-		map[ncols] = -1;
-		for (i = 0; i < C_NCOLS; i++)
-			if (!strcmp(tok, ct_col_names[i]))
-				map[ncols] = i;
-		if (!strcmp(tok, "pid"))
-			map[ncols] = 100;
-		else if (!strcmp(tok, "ppid"))
-			map[ncols] = 101;
-		else if (!strcmp(tok, "comm"))
-			map[ncols] = 102;
-		else if (!strcmp(tok, "state"))
-			map[ncols] = 103;
-		else if (!strcmp(tok, "inherited"))
-			map[ncols] = 104;
-	}
+	ncols = ct_procs_header(line, map, ARRAY_SIZE(map));
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		if (t->n == t->rcap) {
 			t->rcap = t->rcap ? t->rcap * 2 : 32768;
@@ -521,28 +495,28 @@ static int read_procs(struct table *t)
 		for (tok = strtok_r(line, " ", &tsave), col = 0; tok && col < ncols;
 		     tok = strtok_r(NULL, " ", &tsave), col++) {
 			switch (map[col]) {
-			case -1:
+			case CT_COL_OTHER:
 				break;
-			case 100:
+			case CT_COL_PID:
 				r->pid = atoi(tok);
 				break;
-			case 101:
+			case CT_COL_PPID:
 				r->ppid = atoi(tok);
 				break;
-			case 102:
+			case CT_COL_COMM:
 				snprintf(r->comm, sizeof(r->comm), "%s", tok);
 				break;
-			case 103:
+			case CT_COL_STATE:
 				if (!strcmp(tok, "alive"))
 					r->state = S_ALIVE;
 				else if (!strcmp(tok, "exited"))
 					r->state = S_EXITED;
 				break;
-			case 104:
-				r->inherited = value(tok);
+			case CT_COL_INHERITED:
+				r->inherited = ct_value(tok);
 				break;
 			default:
-				r->v[map[col]] = value(tok);
+				r->v[map[col]] = ct_value(tok);
 			}
 		}
 		t->order[t->n] = t->n;
@@ -977,21 +951,11 @@ static __printf(2, 3) void vfail(long *bad, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Counters other than those in @allowed moved by zero from @a to @b. */
+/* The first counter not in @allowed that moved from @a to @b; -1 if none. */
 static int moved_others(const struct row *a, const struct row *b,
 			unsigned long allowed)
 {
-	int c;
-
-	for (c = 0; c < C_NCOLS; c++) {
-		if (allowed & (1UL << c))
-			continue;
-		if (a->v[c] == CT_UNSET || b->v[c] == CT_UNSET)
-			continue;
-		if (a->v[c] != b->v[c])
-			return c;
-	}
-	return -1;
+	return ct_first_moved(a->v, b->v, allowed);
 }
 
 static const char *moved_name(int c)

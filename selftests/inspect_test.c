@@ -401,7 +401,6 @@ static void *mid_walk_reader(void *arg)
  */
 TEST_F(inspect, target_exits_mid_walk)
 {
-	size_t ps = ct_page_size();
 	int trial, straddled = 0, hits = 0;
 
 	for (trial = 0; trial < 10 && !hits; trial++) {
@@ -414,14 +413,11 @@ TEST_F(inspect, target_exits_mid_walk)
 		mw.pid = fork();
 		ASSERT_LE(0, mw.pid);
 		if (mw.pid == 0) {
-			char *m = mmap(NULL, MANY_PAGES * ps, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			/* Written, and in small pages where there is THP. */
+			char *m = ct_map_anon(MANY_PAGES, true);
 
-			if (m == MAP_FAILED ||
-			    madvise(m, MANY_PAGES * ps, MADV_NOHUGEPAGE))
+			if (!m)
 				_exit(1);
-			for (i = 0; i < MANY_PAGES; i++)
-				m[i * ps] = 1;
 			if (write(pfd[1], "r", 1) != 1)
 				_exit(1);
 			pause();

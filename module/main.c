@@ -18,15 +18,15 @@
 #include "cowtrace.h"
 
 unsigned int ct_max_procs = 4096;
-module_param_named(max_procs, ct_max_procs, uint, 0444);
+module_param_named(max_procs, ct_max_procs, uint, 0400);
 MODULE_PARM_DESC(max_procs, "Process table capacity, alive and exited (default 4096, 16..1048576)");
 
 unsigned int ct_max_exited = 1024;
-module_param_named(max_exited, ct_max_exited, uint, 0644);
+module_param_named(max_exited, ct_max_exited, uint, 0600);
 MODULE_PARM_DESC(max_exited, "Exited processes kept readable before the oldest is evicted (default 1024)");
 
 bool ct_fork_scan;
-module_param_named(fork_scan, ct_fork_scan, bool, 0644);
+module_param_named(fork_scan, ct_fork_scan, bool, 0600);
 MODULE_PARM_DESC(fork_scan, "Walk each child's page tables at fork to count mapcount transitions (default off)");
 
 static int __init cowtrace_init(void)

@@ -122,7 +122,7 @@ static void ct_trim_exited(void)
 {
 	struct ct_proc *p;
 
-	while (ct_nr_exited > ct_max_exited) {
+	while (ct_nr_exited > READ_ONCE(ct_max_exited)) {
 		p = list_first_entry(&ct_exited, struct ct_proc, lnode);
 		if (!poll_state_synchronize_rcu(p->exit_gp))
 			break;

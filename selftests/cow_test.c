@@ -585,8 +585,10 @@ TEST_F(cow, filter_cgroup)
 TEST_F(cow, unprivileged_user_is_refused)
 {
 	static const char *const files[] = {
-		"stats", "procs", "mapcount", "latency", "probes", "control",
-		"inspect",
+		CT_DIR "/stats", CT_DIR "/procs", CT_DIR "/mapcount",
+		CT_DIR "/latency", CT_DIR "/probes", CT_DIR "/control",
+		CT_DIR "/inspect", CT_PARAM "max_procs", CT_PARAM "max_exited",
+		CT_PARAM "fork_scan",
 	};
 	pid_t pid = fork();
 	int status;
@@ -599,14 +601,11 @@ TEST_F(cow, unprivileged_user_is_refused)
 		if (setgid(65534) || setuid(65534))
 			_exit(2);
 		for (i = 0; i < ARRAY_SIZE(files); i++) {
-			char path[128];
-			int fd;
+			int fd = open(files[i], O_RDONLY);
 
-			snprintf(path, sizeof(path), CT_DIR "/%s", files[i]);
-			fd = open(path, O_RDONLY);
 			if (fd >= 0 || errno != EACCES)
 				bad++;
-			fd = open(path, O_WRONLY);
+			fd = open(files[i], O_WRONLY);
 			if (fd >= 0 || errno != EACCES)
 				bad++;
 		}

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define CT_DIR "/sys/kernel/debug/cowtrace"
+#define CT_PARAM "/sys/module/cowtrace/parameters/"
 #define CT_UNSET (~0ULL)	/* "off" or "unsupported" in a file */
 
 #ifndef ARRAY_SIZE

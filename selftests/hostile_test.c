@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Hostile input to cowtrace's writable files (control, inspect): empty,
- * oversized, binary, negative, huge, non-numeric, partial, concurrent and
- * random writes each fail with a clear errno and change nothing; good
- * writes still work afterwards.  And no file shows a kernel pointer.
+ * Hostile input to cowtrace's writable files (control, inspect, and the
+ * parameters max_exited and fork_scan): empty, oversized, binary,
+ * negative, huge, non-numeric, partial, concurrent and random writes each
+ * fail with a clear errno and change nothing; good writes still work
+ * afterwards.  And no file shows a kernel pointer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,6 +183,99 @@ TEST_F(hostile, fuzz_loop)
 	ASSERT_EQ(0, ct_control("filter none"));
 	ASSERT_EQ(0, ct_control("enable"));
 	EXPECT_STREQ(self->before, state());
+}
+
+/* write() @len bytes of @buf to the file at @path; 0 or -errno. */
+static int write_path(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len) < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+/* The first line of the file at @path (static buffer). */
+static const char *read_path(const char *path)
+{
+	static char line[64];
+	FILE *f = fopen(path, "r");
+
+	line[0] = '\0';
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	line[strcspn(line, "\n")] = '\0';
+	return line;
+}
+
+/*
+ * The writable parameters go through the kernel's own parsers
+ * (kstrtouint, kstrtobool): what they refuse fails with EINVAL, or
+ * ERANGE beyond 32 bits, and leaves the value as it was.  An empty
+ * write() never reaches them: sysfs returns 0 for it, changing nothing.
+ */
+TEST_F(hostile, module_parameters)
+{
+	static const struct { const char *param, *text; int err; } bad[] = {
+		{ "max_exited", "", 0 },
+		{ "max_exited", "\n", -EINVAL },
+		{ "max_exited", "abc", -EINVAL },
+		{ "max_exited", "-1", -EINVAL },
+		{ "max_exited", "1.5", -EINVAL },
+		{ "max_exited", "12abc", -EINVAL },
+		{ "max_exited", "4294967296", -ERANGE },
+		{ "max_exited", "99999999999999999999", -ERANGE },
+		{ "fork_scan", "", 0 },
+		{ "fork_scan", "maybe", -EINVAL },
+		{ "fork_scan", "2", -EINVAL },
+		{ "fork_scan", "-1", -EINVAL },
+		{ "fork_scan", "abc", -EINVAL },
+	};
+	static const char *const params[] = { "max_exited", "fork_scan" };
+	static char big[64 * 1024];
+	char path[128], was[2][64], bin[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(params); i++) {
+		snprintf(path, sizeof(path), CT_PARAM "%s", params[i]);
+		snprintf(was[i], sizeof(was[i]), "%s", read_path(path));
+	}
+	ASSERT_STREQ("1024", was[0]);
+	ASSERT_STREQ("N", was[1]);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(path, sizeof(path), CT_PARAM "%s", bad[i].param);
+		EXPECT_EQ(bad[i].err, write_path(path, bad[i].text,
+						 strlen(bad[i].text)))
+			TH_LOG("%s <- '%s'", bad[i].param, bad[i].text);
+	}
+	memset(big, '7', sizeof(big));
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (char)(i * 37 + 1);
+	bin[5] = '\0';		/* an embedded NUL */
+	for (i = 0; i < ARRAY_SIZE(params); i++) {
+		snprintf(path, sizeof(path), CT_PARAM "%s", params[i]);
+		EXPECT_EQ(-EINVAL, write_path(path, bin, sizeof(bin)))
+			TH_LOG("%s <- binary", params[i]);
+		EXPECT_EQ(i ? -EINVAL : -ERANGE, write_path(path, big, sizeof(big)))
+			TH_LOG("%s <- 64 KiB", params[i]);
+		EXPECT_STREQ(was[i], read_path(path));
+	}
+	EXPECT_STREQ(self->before, state());
+
+	/* Good writes still work, and take effect. */
+	EXPECT_EQ(0, write_path(CT_PARAM "max_exited", "7\n", 2));
+	EXPECT_STREQ("7", read_path(CT_PARAM "max_exited"));
+	EXPECT_EQ(0, write_path(CT_PARAM "fork_scan", "1", 1));
+	EXPECT_STREQ("Y", read_path(CT_PARAM "fork_scan"));
+	EXPECT_EQ(0, write_path(CT_PARAM "max_exited", "1024", 4));
+	EXPECT_EQ(0, write_path(CT_PARAM "fork_scan", "N", 1));
+	EXPECT_STREQ("N", read_path(CT_PARAM "fork_scan"));
 }
 
 TEST_F(hostile, no_kernel_pointer_in_any_file)

@@ -112,9 +112,14 @@ const char *ct_read_file(const char *name)
 	}
 	while ((n = read(fd, ct_buf + len, sizeof(ct_buf) - 1 - len)) > 0)
 		len += n;
-	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		int err = errno;	/* the read's, not close()'s */
+
+		close(fd);
+		errno = err;
 		return NULL;
+	}
+	close(fd);
 	ct_buf[len] = '\0';
 	return ct_buf;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -291,12 +292,31 @@ void ct_warm_stack(void)
 	ct_touch(stack, sizeof(stack), 256);
 }
 
+/*
+ * The kernel writes the thread's rseq area (glibc registers one in the
+ * TLS) on the first return to user space after each context switch: in
+ * a forked process that write is a COW fault of its own, at a time the
+ * test does not choose (a reuse after a reset when the other process
+ * copied the page first).  Write it now: rseq_cs is 0 outside a
+ * restartable sequence, and glibc runs none.
+ */
+static void ct_warm_rseq(void)
+{
+	if (__rseq_size) {
+		struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() +
+						  __rseq_offset);
+
+		__atomic_store_n(&rs->rseq_cs, 0, __ATOMIC_RELAXED);
+	}
+}
+
 void ct_warm(void)
 {
 	char stack[64 * 1024];
 	struct ct_row row;
 
 	ct_touch(stack, sizeof(stack), 256);
+	ct_warm_rseq();
 	memset(ct_buf, 0, sizeof(ct_buf));
 	memset(ct_copy, 0, sizeof(ct_copy));
 	ct_proc(getpid(), &row);

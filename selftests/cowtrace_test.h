@@ -49,11 +49,15 @@ int ct_proc(pid_t pid, struct ct_row *row);
 long long ct_stat(const char *name);
 /* Write @cmd to the control file; 0 or -errno. */
 int ct_control(const char *cmd);
-/* Read a whole debugfs file (static buffer); NULL on error. */
+/*
+ * In these four, @name is a file of cowtrace's debugfs directory, or an
+ * absolute path (a module parameter, say).
+ */
+/* Read a whole file (static buffer); NULL on error. */
 const char *ct_read_file(const char *name);
-/* open() cowtrace's file @name; a descriptor or -errno. */
+/* open() the file @name; a descriptor or -errno. */
 int ct_open(const char *name, int flags);
-/* One write() of the string @text to cowtrace's file @name; 0 or -errno. */
+/* One write() of the string @text to the file @name; 0 or -errno. */
 int ct_write_file(const char *name, const char *text);
 /* A counter's value as printed: CT_UNSET for "off" and "unsupported". */
 unsigned long long ct_value(const char *tok);

@@ -97,8 +97,11 @@ int ct_open(const char *name, int flags)
 	char path[256];
 	int fd;
 
-	snprintf(path, sizeof(path), CT_DIR "/%s", name);
-	fd = open(path, flags);
+	if (name[0] != '/') {
+		snprintf(path, sizeof(path), CT_DIR "/%s", name);
+		name = path;
+	}
+	fd = open(name, flags);
 	return fd < 0 ? -errno : fd;
 }
 

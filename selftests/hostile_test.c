@@ -20,7 +20,7 @@
 
 #define FUZZ_WRITES 10000
 
-/* Seek to @off, then write() @len bytes of @buf to @file; 0 or -errno. */
+/* Seek to @off, then write() @len bytes of @buf to @file (ct_open()); 0 or -errno. */
 static int write_at(const char *file, const void *buf, size_t len, off_t off)
 {
 	int fd = ct_open(file, O_WRONLY);
@@ -185,32 +185,15 @@ TEST_F(hostile, fuzz_loop)
 	EXPECT_STREQ(self->before, state());
 }
 
-/* write() @len bytes of @buf to the file at @path; 0 or -errno. */
-static int write_path(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, buf, len) < 0 ? -errno : 0;
-	close(fd);
-	return (int)n;
-}
-
-/* The first line of the file at @path (static buffer). */
-static const char *read_path(const char *path)
+/* The first line of the file at @path, without its newline. */
+static const char *first_line(const char *path)
 {
 	static char line[64];
-	FILE *f = fopen(path, "r");
+	const char *text = ct_read_file(path);
 
-	line[0] = '\0';
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	line[strcspn(line, "\n")] = '\0';
+	if (!text)
+		text = "(unreadable)";
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(text, "\n"), text);
 	return line;
 }
 
@@ -244,14 +227,14 @@ TEST_F(hostile, module_parameters)
 
 	for (i = 0; i < ARRAY_SIZE(params); i++) {
 		snprintf(path, sizeof(path), CT_PARAM "%s", params[i]);
-		snprintf(was[i], sizeof(was[i]), "%s", read_path(path));
+		snprintf(was[i], sizeof(was[i]), "%s", first_line(path));
 	}
 	ASSERT_STREQ("1024", was[0]);
 	ASSERT_STREQ("N", was[1]);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		snprintf(path, sizeof(path), CT_PARAM "%s", bad[i].param);
-		EXPECT_EQ(bad[i].err, write_path(path, bad[i].text,
-						 strlen(bad[i].text)))
+		EXPECT_EQ(bad[i].err, write_at(path, bad[i].text,
+					       strlen(bad[i].text), 0))
 			TH_LOG("%s <- '%s'", bad[i].param, bad[i].text);
 	}
 	memset(big, '7', sizeof(big));
@@ -260,22 +243,22 @@ TEST_F(hostile, module_parameters)
 	bin[5] = '\0';		/* an embedded NUL */
 	for (i = 0; i < ARRAY_SIZE(params); i++) {
 		snprintf(path, sizeof(path), CT_PARAM "%s", params[i]);
-		EXPECT_EQ(-EINVAL, write_path(path, bin, sizeof(bin)))
+		EXPECT_EQ(-EINVAL, write_at(path, bin, sizeof(bin), 0))
 			TH_LOG("%s <- binary", params[i]);
-		EXPECT_EQ(i ? -EINVAL : -ERANGE, write_path(path, big, sizeof(big)))
+		EXPECT_EQ(i ? -EINVAL : -ERANGE, write_at(path, big, sizeof(big), 0))
 			TH_LOG("%s <- 64 KiB", params[i]);
-		EXPECT_STREQ(was[i], read_path(path));
+		EXPECT_STREQ(was[i], first_line(path));
 	}
 	EXPECT_STREQ(self->before, state());
 
 	/* Good writes still work, and take effect. */
-	EXPECT_EQ(0, write_path(CT_PARAM "max_exited", "7\n", 2));
-	EXPECT_STREQ("7", read_path(CT_PARAM "max_exited"));
-	EXPECT_EQ(0, write_path(CT_PARAM "fork_scan", "1", 1));
-	EXPECT_STREQ("Y", read_path(CT_PARAM "fork_scan"));
-	EXPECT_EQ(0, write_path(CT_PARAM "max_exited", "1024", 4));
-	EXPECT_EQ(0, write_path(CT_PARAM "fork_scan", "N", 1));
-	EXPECT_STREQ("N", read_path(CT_PARAM "fork_scan"));
+	EXPECT_EQ(0, write_at(CT_PARAM "max_exited", "7\n", 2, 0));
+	EXPECT_STREQ("7", first_line(CT_PARAM "max_exited"));
+	EXPECT_EQ(0, write_at(CT_PARAM "fork_scan", "1", 1, 0));
+	EXPECT_STREQ("Y", first_line(CT_PARAM "fork_scan"));
+	EXPECT_EQ(0, write_at(CT_PARAM "max_exited", "1024", 4, 0));
+	EXPECT_EQ(0, write_at(CT_PARAM "fork_scan", "N", 1, 0));
+	EXPECT_STREQ("N", first_line(CT_PARAM "fork_scan"));
 }
 
 TEST_F(hostile, no_kernel_pointer_in_any_file)

@@ -391,7 +391,7 @@ TEST_F_TIMEOUT(inspect, target_exits_mid_walk, 300)
 		struct mid_walk mw = { 0 };
 		char cmd[32], c;
 		pthread_t th;
-		int pfd[2], i;
+		int pfd[2];
 
 		ASSERT_EQ(0, pipe(pfd));
 		mw.pid = fork();
@@ -413,18 +413,20 @@ TEST_F_TIMEOUT(inspect, target_exits_mid_walk, 300)
 		snprintf(cmd, sizeof(cmd), "%d", mw.pid);
 		ASSERT_EQ(0, ct_write_file("inspect", cmd));
 		ASSERT_EQ(0, pthread_create(&th, NULL, mid_walk_reader, &mw));
-		/* Let a few whole reads through, then kill mid-read. */
-		for (i = 0; i < 100000 &&
-		     __atomic_load_n(&mw.complete, __ATOMIC_ACQUIRE) < 2; i++)
+		/*
+		 * Let two whole reads through, then kill mid-read.  The waits
+		 * are for conditions; the harness timeout bounds them.
+		 */
+		while (__atomic_load_n(&mw.complete, __ATOMIC_ACQUIRE) < 2 &&
+		       !__atomic_load_n(&mw.bad, __ATOMIC_ACQUIRE))
 			usleep(100);
 		__atomic_store_n(&mw.phase, PH_KILLED, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, kill(mw.pid, SIGKILL));
 		ASSERT_EQ(mw.pid, waitpid(mw.pid, NULL, 0));
 		__atomic_store_n(&mw.phase, PH_REAPED, __ATOMIC_RELEASE);
 		/* Reads after the reap: ESRCH, two of them at least. */
-		for (i = 0; i < 100000 &&
-		     __atomic_load_n(&mw.esrch, __ATOMIC_ACQUIRE) < 2 &&
-		     !__atomic_load_n(&mw.bad, __ATOMIC_ACQUIRE); i++)
+		while (__atomic_load_n(&mw.esrch, __ATOMIC_ACQUIRE) < 2 &&
+		       !__atomic_load_n(&mw.bad, __ATOMIC_ACQUIRE))
 			usleep(100);
 		__atomic_store_n(&mw.stop, 1, __ATOMIC_RELEASE);
 		ASSERT_EQ(0, pthread_join(th, NULL));

@@ -20,10 +20,10 @@ KDIR ?= /lib/modules/$(KVER)/build
 KTAG := $(if $(filter /lib/modules/%/build,$(KDIR)),$(KVER),$(subst /,_,$(abspath $(KDIR))))
 OBJ := $(TOP)/build/$(KTAG)
 MODULE_SRC := $(wildcard module/*.c module/*.h) module/Kbuild
-SELFTEST_SRC := $(wildcard selftests/*.c selftests/*.h)
 KSRC := $(TOP)/build/linux-src
 KSRC_STAMP := $(KSRC)/.stamp
-SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c))
+SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
+	build/selftests/claims_test
 
 .PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench
 
@@ -36,11 +36,13 @@ all: build/cowstat module
 kernels:
 	@. scripts/lib.sh; ct_installed_kernels
 
-$(OBJ)/.tree: $(MODULE_SRC) Kbuild selftests/testbed/Kbuild $(wildcard selftests/testbed/*.c)
+CANARIES := selftests/testbed/canaries
+
+$(OBJ)/.tree: $(MODULE_SRC) Kbuild $(CANARIES)/Kbuild $(wildcard $(CANARIES)/*.c)
 	@mkdir -p $(OBJ)/module $(OBJ)/testbed
 	@ln -sf $(TOP)/Kbuild $(OBJ)/Kbuild
 	@for f in $(MODULE_SRC); do ln -sf $(TOP)/$$f $(OBJ)/$$f; done
-	@for f in Kbuild $(notdir $(wildcard selftests/testbed/*.c)); do ln -sf $(TOP)/selftests/testbed/$$f $(OBJ)/testbed/$$f; done
+	@for f in Kbuild $(notdir $(wildcard $(CANARIES)/*.c)); do ln -sf $(TOP)/$(CANARIES)/$$f $(OBJ)/testbed/$$f; done
 	@touch $@
 
 module: $(OBJ)/.tree
@@ -69,29 +71,37 @@ $(KSRC_STAMP):
 
 ksrc: $(KSRC_STAMP)
 
-TEST_LIB := selftests/cowtrace_test_lib.c selftests/claims.c
-TEST_HDR := selftests/cowtrace_test.h selftests/claims.h
+# The test library (readers, puppets) is linked into every test; the
+# claim scenarios only into the claims test and the demo.
+TEST_LIB := selftests/lib/cowtrace_test_lib.c
+TEST_HDR := selftests/lib/cowtrace_test.h
+CLAIMS_LIB := selftests/claims/claims.c
+CLAIMS_HDR := selftests/claims/claims.h
 TEST_CC = $(CC) -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
-	-isystem $(KSRC)/tools/testing/selftests -Iselftests
+	-isystem $(KSRC)/tools/testing/selftests -Iselftests/lib
 
 build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
+build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+	@mkdir -p $(dir $@)
+	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
+
 # cowstat: the per-process table as a command.
-build/cowstat: scripts/cowstat.c
+build/cowstat: scripts/tools/cowstat.c
 	@mkdir -p build
 	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 # cowbench: the benchmark's workloads (static: spawn execs it often).
-build/cowbench: scripts/cowbench.c
+build/cowbench: scripts/bench/cowbench.c
 	@mkdir -p build
 	$(CC) -O2 -g -Wall -Wextra -Werror -static -pthread -o $@ $<
 
 # The demo: the claims narrated, built from the same scenarios.
-build/cowdemo: scripts/cowdemo.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+build/cowdemo: selftests/claims/demo.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p build
-	$(TEST_CC) -o $@ $< $(TEST_LIB)
+	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
 
 # The kernel's own mm/cow.c selftest, for the conformance test.
 build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
@@ -105,7 +115,7 @@ selftests: $(SELFTEST_BIN) build/selftests/unload/unload_test build/cowdemo buil
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --show-types -q
 style: $(KSRC_STAMP)
 	$(CHECKPATCH) -f $(filter-out module/compat.h,$(wildcard module/*.c module/*.h)) \
-		$(wildcard selftests/*.c selftests/*.h selftests/*/*.c scripts/*.c)
+		$(wildcard selftests/*.c selftests/*/*.[ch] selftests/*/*/*.c scripts/*/*.c)
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
 
 deps:
@@ -126,16 +136,21 @@ check:
 check-debug:
 	scripts/check-debug
 
+# The narrated claims demo in a 6.12 guest (COWTRACE_DEMO_KERNEL=...).
+DEMO_KERNEL ?= $(or $(COWTRACE_DEMO_KERNEL),6.12)
 demo:
-	scripts/demo
+	@kver=$$(. scripts/lib.sh; ct_resolve_kernel $(DEMO_KERNEL)) || \
+		{ echo "cowtrace: kernel $(DEMO_KERNEL) is not installed (run: make deps)" >&2; exit 2; }; \
+	$(MAKE) --no-print-directory -s KVER=$$kver module build/cowdemo >/dev/null && \
+	selftests/testbed/vm-run -k $$kver -- scripts/tools/cowtrace-demo $(DEMO_ARGS)
 
 # The overhead benchmark in both guests; regenerates Documentation/bench*.
 bench: build/cowbench
-	scripts/bench
+	scripts/bench/run-guests
 
 # Documentation/claims.rst, regenerated from measurements in both guests.
 claims-doc:
-	scripts/claims-doc
+	scripts/docs/claims-doc
 
 clean:
 	rm -rf build module/cowtrace.ko

@@ -6,7 +6,7 @@
  * probe is left in kprobes/list and no cowtrace file or module object
  * remains; afterwards the kernel's slab, vmalloc and per-CPU usage are
  * back where they were after the first cycles (warm caches), within the
- * tolerances below, and the kernel log is clean (scripts/vm-run).
+ * tolerances below, and the kernel log is clean (selftests/testbed/vm-run).
  *
  * scripts/check runs this in its own guest boot under single-threaded
  * TCG (vm-run -A tcg,thread=single): under qemu's multi-threaded TCG,

@@ -3,8 +3,8 @@
  * Scenarios that settle the claims of shared/seed-claims.md (C1..C15)
  * with cowtrace's numbers.  Each scenario runs quiescent puppet processes,
  * measures, and states a verdict computed from the measurement.  Used by
- * selftests/claims_test.c (which asserts the numbers) and by the demo
- * (scripts/cowdemo.c, which narrates them).  cowtrace must be loaded,
+ * selftests/claims/claims_test.c (which asserts the numbers) and by the demo
+ * (selftests/claims/demo.c, which narrates them).  cowtrace must be loaded,
  * with fork_scan=1 for C1.
  */
 #ifndef _COWTRACE_CLAIMS_H

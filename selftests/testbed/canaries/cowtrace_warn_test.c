@@ -3,7 +3,7 @@
  * cowtrace_warn_test - hits WARN_ON_ONCE(1) at load.
  *
  * Used only by the test bed's negative check: loading it must make
- * scripts/vm-run fail (the guests boot with panic_on_warn=1).
+ * selftests/testbed/vm-run fail (the guests boot with panic_on_warn=1).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

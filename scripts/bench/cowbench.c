@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cowbench: the workloads of the cowtrace overhead benchmark
- * (scripts/cowtrace-bench runs them; Documentation/bench.rst has the
+ * (scripts/bench/cowtrace-bench runs them; Documentation/bench.rst has the
  * results).  Each run prints one JSON object on stdout:
  *
  *   {"workload": "cow", "param": 64, "value": 812.5,

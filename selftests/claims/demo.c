@@ -4,12 +4,12 @@
  * and copy-on-write, each settled by a scenario measured with cowtrace:
  * what the claim says, what cowtrace measured, and the verdict.  Needs
  * root and cowtrace loaded (with fork_scan=1 for the first claim); runs
- * the same on a real machine and in the test bed (scripts/demo).
+ * the same on a real machine and in the test bed (make demo).
  *
  *   cowdemo [--tsv] [CLAIM...]   e.g. cowdemo C2 C13; default: all
  *
  * --tsv prints one line per claim instead, "claim<TAB>id<TAB>verdict<TAB>
- * claim<TAB>measured<TAB>why", for scripts/claims-doc.
+ * claim<TAB>measured<TAB>why", for scripts/docs/claims-doc.
  */
 #include <stdio.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  *   leak     allocates 128 bytes and forgets the pointer
  *
  * Used only by scripts/check-debug on the debug kernel, to prove that
- * each checker reports and that scripts/vm-run fails the run when it
+ * each checker reports and that selftests/testbed/vm-run fails the run when it
  * does.  Never installed; never loaded by the ordinary selftests.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One test per claim of shared/seed-claims.md: each runs the claim's
- * scenario (selftests/claims.c) with cowtrace loaded and asserts the
+ * scenario (selftests/claims/claims.c) with cowtrace loaded and asserts the
  * exact numbers the kernel really produces.  Where a claim is wrong,
  * the test's name says what the kernel does instead.
  */

@@ -3,8 +3,9 @@
  * cowtrace - per-process copy-on-write accounting.
  *
  * Shared definitions of the module's parts: counters (stats.c), the
- * process table (procs.c), probes (probes.c), the fork-time page-table
- * scan (ptwalk.c) and the debugfs interface (debugfs.c).
+ * process table (procs.c), the filter (filter.c), probes (probes.c), the
+ * fork-time page-table scan (ptwalk.c) and the debugfs interface
+ * (debugfs.c).
  */
 #ifndef _COWTRACE_H
 #define _COWTRACE_H
@@ -121,9 +122,13 @@ void ct_procs_reset(void);
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v);
 unsigned int ct_procs_count(int state);
 u64 ct_procs_evicted(void);
+
+/* filter.c */
+#define CT_FILTER_PATH_MAX	256	/* a cgroup path, with its NUL */
 bool ct_filter_match(struct task_struct *task);
 int ct_filter_set(const char *spec);
 void ct_filter_show(struct seq_file *m);
+void ct_filter_exit(void);
 
 /* probes.c */
 extern bool ct_enabled;

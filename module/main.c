@@ -68,6 +68,7 @@ static void __exit cowtrace_exit(void)
 	ct_probes_exit();
 	/* Handlers ran with preemption disabled: wait them out. */
 	synchronize_rcu();
+	ct_filter_exit();
 	ct_procs_exit();
 	ct_stats_exit();
 	pr_info("unloaded\n");

@@ -19,7 +19,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cgroup.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
 #include <linux/pid_namespace.h>
@@ -42,14 +41,6 @@ static unsigned int ct_nr_exited;
 static u64 ct_next_seq;
 static DEFINE_RAW_SPINLOCK(ct_table_lock);
 
-/* Filter: 0 = everything; otherwise a pid subtree or a cgroup v2 subtree. */
-enum { CT_FILTER_NONE, CT_FILTER_PID, CT_FILTER_CGROUP };
-static int ct_filter_kind;
-static pid_t ct_filter_pid;
-static struct cgroup *ct_filter_cgrp;
-static char ct_filter_path[256];
-static DEFINE_MUTEX(ct_filter_mutex);
-
 int ct_procs_init(void)
 {
 	unsigned int i;
@@ -71,8 +62,6 @@ int ct_procs_init(void)
 
 void ct_procs_exit(void)
 {
-	if (ct_filter_cgrp)
-		cgroup_put(ct_filter_cgrp);
 	vfree(ct_hash);
 	vfree(ct_pool);
 }
@@ -294,95 +283,4 @@ bool ct_proc_view(unsigned int idx, struct ct_proc_view *v)
 	if (v->state == CT_PROC_ALIVE)
 		ct_refresh_comm(v, start_time);
 	return true;
-}
-
-/* Does @task pass the filter?  Atomic context. */
-bool ct_filter_match(struct task_struct *task)
-{
-	struct task_struct *t;
-	struct cgroup *cgrp;
-	bool match = false;
-	pid_t pid;
-
-	switch (READ_ONCE(ct_filter_kind)) {
-	case CT_FILTER_PID:
-		pid = READ_ONCE(ct_filter_pid);
-		rcu_read_lock();
-		for (t = task; t->pid; t = rcu_dereference(t->real_parent)) {
-			if (t->tgid == pid) {
-				match = true;
-				break;
-			}
-			if (t == rcu_dereference(t->real_parent))
-				break;
-		}
-		rcu_read_unlock();
-		return match;
-	case CT_FILTER_CGROUP:
-		rcu_read_lock();
-		cgrp = READ_ONCE(ct_filter_cgrp);
-		match = cgrp && cgroup_is_descendant(task_dfl_cgroup(task), cgrp);
-		rcu_read_unlock();
-		return match;
-	default:
-		return true;
-	}
-}
-
-/* "none", "pid N" or "cgroup /path/below/cgroup2/root". */
-int ct_filter_set(const char *spec)
-{
-	struct cgroup *cgrp, *old;
-	int pid;
-
-	mutex_lock(&ct_filter_mutex);
-	if (!strcmp(spec, "none")) {
-		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
-	} else if (!strncmp(spec, "pid ", 4)) {
-		if (kstrtoint(skip_spaces(spec + 4), 10, &pid) || pid <= 0)
-			goto inval;
-		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
-		WRITE_ONCE(ct_filter_pid, pid);
-		WRITE_ONCE(ct_filter_kind, CT_FILTER_PID);
-	} else if (!strncmp(spec, "cgroup ", 7)) {
-		spec = skip_spaces(spec + 7);
-		if (*spec != '/' || strlen(spec) >= sizeof(ct_filter_path))
-			goto inval;
-		cgrp = cgroup_get_from_path(spec);
-		if (IS_ERR(cgrp)) {
-			mutex_unlock(&ct_filter_mutex);
-			return PTR_ERR(cgrp);
-		}
-		WRITE_ONCE(ct_filter_kind, CT_FILTER_NONE);
-		synchronize_rcu();
-		old = ct_filter_cgrp;
-		WRITE_ONCE(ct_filter_cgrp, cgrp);
-		strscpy(ct_filter_path, spec, sizeof(ct_filter_path));
-		WRITE_ONCE(ct_filter_kind, CT_FILTER_CGROUP);
-		if (old)
-			cgroup_put(old);
-	} else {
-		goto inval;
-	}
-	mutex_unlock(&ct_filter_mutex);
-	return 0;
-inval:
-	mutex_unlock(&ct_filter_mutex);
-	return -EINVAL;
-}
-
-void ct_filter_show(struct seq_file *m)
-{
-	mutex_lock(&ct_filter_mutex);
-	switch (ct_filter_kind) {
-	case CT_FILTER_PID:
-		seq_printf(m, "pid %d\n", ct_filter_pid);
-		break;
-	case CT_FILTER_CGROUP:
-		seq_printf(m, "cgroup %s\n", ct_filter_path);
-		break;
-	default:
-		seq_puts(m, "none\n");
-	}
-	mutex_unlock(&ct_filter_mutex);
 }

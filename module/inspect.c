@@ -169,13 +169,20 @@ static void ct_print_tally(struct seq_file *m, const struct ct_tally *t)
 	seq_putc(m, '\n');
 }
 
-/* The process @pid (its thread-group leader), referenced; or NULL. */
+/*
+ * The process @pid (its thread-group leader), referenced; or NULL.  The
+ * pid is one of the initial pid namespace, the numbering procs prints and
+ * the filter uses, whatever namespace the writer is in.
+ */
 static struct task_struct *ct_get_task(pid_t pid)
 {
-	struct pid *p = find_get_pid(pid);
-	struct task_struct *task = get_pid_task(p, PIDTYPE_TGID);
+	struct task_struct *task;
 
-	put_pid(p);
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_TGID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
 	return task;
 }
 

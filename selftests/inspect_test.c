@@ -11,6 +11,7 @@
 #include <string.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -282,6 +283,103 @@ TEST_F(inspect, pid_1)
 	ASSERT_NE(NULL, text);
 	EXPECT_EQ(0, strncmp(text, "pid: 1\n", 7));
 	EXPECT_NE(NULL, strstr(text, "\ntotal - - - "));
+}
+
+/* What a process in a new pid namespace got from inspect. */
+struct ns_view {
+	int global_err;		/* writing the target's global pid */
+	int global_header;	/* the report's "pid:" is that pid */
+	long long global_present;	/* present pages of its mapping */
+	int one_err;		/* writing "1", the writer's own pid there */
+	int one_header;		/* the report's "pid:" is 1 */
+	int one_is_self;	/* ... and it shows the writer's mapping */
+};
+
+static bool header_is(pid_t pid)
+{
+	const char *text = ct_read_file("inspect");
+	char want[32];
+
+	snprintf(want, sizeof(want), "pid: %d\n", pid);
+	return text && !strncmp(text, want, strlen(want));
+}
+
+/*
+ * inspect takes pids of the initial pid namespace, as procs prints them
+ * and the filter takes them, also from inside another namespace: the
+ * target's global pid gives the target's report there, and "1", which in
+ * the new namespace is the writer itself, is the global init, not the
+ * writer.  Target T maps 37 pages, the writer 29 (mapped after the fork,
+ * so neither has the other's).
+ */
+TEST_F(inspect, pids_are_those_of_the_initial_namespace)
+{
+	struct ns_view *nv = mmap(NULL, sizeof(*nv), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int to_t[2], from_t[2], status;
+	pid_t target, outer;
+	char *tbuf;
+
+	ASSERT_NE(MAP_FAILED, nv);
+	ASSERT_EQ(0, pipe(to_t));
+	ASSERT_EQ(0, pipe(from_t));
+	target = fork();
+	ASSERT_LE(0, target);
+	if (target == 0) {
+		char *m = ct_map_anon(37, true), c;
+
+		if (!m || write(from_t[1], &m, sizeof(m)) != sizeof(m))
+			_exit(1);
+		if (read(to_t[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(tbuf), read(from_t[0], &tbuf, sizeof(tbuf)));
+
+	outer = fork();
+	ASSERT_LE(0, outer);
+	if (outer == 0) {
+		pid_t inner;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(2);
+		inner = fork();
+		if (inner < 0)
+			_exit(3);
+		if (inner == 0) {
+			/* pid 1 of the new namespace */
+			char *own = ct_map_anon(29, true), cmd[32];
+			struct vma_row r;
+
+			if (!own || getpid() != 1)
+				_exit(4);
+			nv->global_err = inspect_vma(target, tbuf, &r);
+			nv->global_present = r.v[I_PRESENT];
+			nv->global_header = header_is(target);
+			snprintf(cmd, sizeof(cmd), "%d", 1);
+			nv->one_err = ct_write_file("inspect", cmd);
+			nv->one_header = header_is(1);
+			nv->one_is_self = inspect_vma(1, own, &r) == 0 &&
+					  r.start == (unsigned long)own &&
+					  r.v[I_PRESENT] == 29;
+			_exit(0);
+		}
+		if (waitpid(inner, &status, 0) != inner)
+			_exit(5);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 6);
+	}
+	ASSERT_EQ(outer, waitpid(outer, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, nv->global_err);
+	EXPECT_TRUE(nv->global_header);
+	EXPECT_EQ(37, nv->global_present);
+	EXPECT_EQ(0, nv->one_err);
+	EXPECT_TRUE(nv->one_header);
+	EXPECT_FALSE(nv->one_is_self);
+	ASSERT_EQ(1, write(to_t[1], "q", 1));
+	ASSERT_EQ(target, waitpid(target, NULL, 0));
+	munmap(nv, sizeof(*nv));
 }
 
 /*

@@ -15,7 +15,6 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/types.h>
-#include <asm/pgtable_types.h>
 
 /*
  * The counters kept per process and globally.  One definition here, one
@@ -67,25 +66,14 @@ enum ct_proc_state {
 	CT_PROC_EXITED,
 };
 
-struct ct_proc {
-	struct hlist_node hnode;	/* live table, by tgid (RCU) */
-	struct list_head lnode;		/* free list or exited FIFO */
-	unsigned long exit_gp;		/* RCU state when it left the table */
-	u64 seq;			/* creation order */
-	u64 start_time;			/* leader's start time: identity */
-	pid_t tgid;
-	pid_t ppid;
-	int state;
-	char comm[TASK_COMM_LEN];
-	u64 inherited;			/* anon pages shared at its birth */
-	atomic64_t ctr[CT_NR_COUNTERS];
-};
+/* A process table entry (procs.c); others only hold pointers to it. */
+struct ct_proc;
 
 /* Snapshot of one entry, for printing. */
 struct ct_proc_view {
 	pid_t tgid;
 	pid_t ppid;
-	int state;
+	enum ct_proc_state state;
 	char comm[TASK_COMM_LEN];
 	u64 inherited;
 	u64 ctr[CT_NR_COUNTERS];
@@ -119,8 +107,10 @@ struct ct_proc *ct_proc_of(struct task_struct *task);
 struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited);
 void ct_proc_exit(struct task_struct *task);
 void ct_procs_reset(void);
+void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n);
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v);
-unsigned int ct_procs_count(int state);
+unsigned int ct_procs_alive(void);
+unsigned int ct_procs_exited(void);
 u64 ct_procs_evicted(void);
 
 /* filter.c */
@@ -137,34 +127,6 @@ void ct_probes_exit(void);
 bool ct_counter_supported(enum ct_counter c);
 u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
-
-/* ptwalk.c */
-enum ct_leaf {
-	CT_LEAF_PMD,		/* a present huge PMD; page is its head */
-	CT_LEAF_PMD_NONPRESENT,	/* a swap or migration PMD entry */
-	CT_LEAF_PUD,		/* a 1 GiB leaf */
-};
-
-struct ct_walk_ops {
-	/* Every PTE that is not none, present or not. */
-	void (*pte)(struct vm_area_struct *vma, unsigned long addr, pte_t pte,
-		    void *priv);
-	/* Every leaf above the PTE level. */
-	void (*leaf)(struct vm_area_struct *vma, unsigned long addr,
-		     enum ct_leaf level, struct page *page, void *priv);
-};
-
-void ct_walk_vma(struct vm_area_struct *vma, const struct ct_walk_ops *ops,
-		 void *priv);
-
-struct ct_fork_scan {
-	u64 first;	/* anon pages now mapped twice: 1 -> 2 */
-	u64 again;	/* anon pages now mapped 3+ times: n -> n+1 */
-	u64 copied;	/* anon pages exclusive to the child: copied */
-};
-
-void ct_scan_fork_vma(struct vm_area_struct *dst_vma,
-		      struct ct_fork_scan *res);
 
 /* inspect.c */
 extern const struct file_operations ct_inspect_fops;

@@ -12,8 +12,6 @@
  *
  * All files are root-only.  Documented in Documentation/cowtrace.rst.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/seq_file.h>
@@ -44,10 +42,9 @@ static int stats_show(struct seq_file *m, void *v)
 		ct_print_counter(m, c, ct_stats_read(c));
 		seq_putc(m, '\n');
 	}
-	seq_printf(m, "procs: %u\n", ct_procs_count(CT_PROC_ALIVE) +
-		   ct_procs_count(CT_PROC_EXITED));
-	seq_printf(m, "procs_alive: %u\n", ct_procs_count(CT_PROC_ALIVE));
-	seq_printf(m, "procs_exited: %u\n", ct_procs_count(CT_PROC_EXITED));
+	seq_printf(m, "procs: %u\n", ct_procs_alive() + ct_procs_exited());
+	seq_printf(m, "procs_alive: %u\n", ct_procs_alive());
+	seq_printf(m, "procs_exited: %u\n", ct_procs_exited());
 	seq_printf(m, "evicted: %llu\n", ct_procs_evicted());
 	seq_printf(m, "dropped: %llu\n", ct_dropped());
 	seq_printf(m, "missed: %llu\n", ct_missed_own() + ct_probes_missed());

@@ -15,8 +15,6 @@
  * seq_file fills a kernel buffer.  No kernel pointer or page frame
  * number is printed.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/mm.h>
 #include <linux/hugetlb.h>
 #include <linux/mutex.h>
@@ -29,6 +27,7 @@
 
 #include "compat.h"
 #include "cowtrace.h"
+#include "ptwalk.h"
 
 #define CT_MC_BUCKETS	6	/* mapcount 1, 2, 3, 4, 5-8, 9+ */
 #define CT_LIST_MAX	4096	/* per-page lines at most */

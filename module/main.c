@@ -8,8 +8,6 @@
  * fault, from kprobes on fork and the write-fault path.  Results are in
  * /sys/kernel/debug/cowtrace/; see Documentation/cowtrace.rst.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/init.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>

@@ -36,8 +36,6 @@
  * A task's in-flight fault lives in a slot of a fixed table indexed by a
  * hash of the task pointer, claimed with cmpxchg.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/mm.h>
 #include <linux/hash.h>
 #include <linux/hugetlb.h>
@@ -51,6 +49,7 @@
 
 #include "compat.h"
 #include "cowtrace.h"
+#include "ptwalk.h"
 
 bool ct_enabled = true;
 

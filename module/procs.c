@@ -17,9 +17,8 @@
  * ct_table_lock, a raw spinlock (never sleeps, also on PREEMPT_RT); they
  * happen at fork, exit and first event, never per fault.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/hash.h>
+#include <linux/kprobes.h>
 #include <linux/log2.h>
 #include <linux/pid_namespace.h>
 #include <linux/rculist.h>
@@ -31,6 +30,19 @@
 
 #include "cowtrace.h"
 
+struct ct_proc {
+	struct hlist_node hnode;	/* live table, by tgid (RCU) */
+	struct list_head lnode;		/* free list or exited FIFO */
+	unsigned long exit_gp;		/* RCU state when it left the table */
+	u64 start_time;			/* leader's start time: identity */
+	pid_t tgid;
+	pid_t ppid;
+	enum ct_proc_state state;
+	char comm[TASK_COMM_LEN];
+	u64 inherited;			/* anon pages shared at its birth */
+	atomic64_t ctr[CT_NR_COUNTERS];
+};
+
 static struct ct_proc *ct_pool;
 static struct hlist_head *ct_hash;
 static unsigned int ct_hash_bits;
@@ -38,7 +50,6 @@ static LIST_HEAD(ct_free);
 static LIST_HEAD(ct_exited);
 static unsigned int ct_nr_alive;
 static unsigned int ct_nr_exited;
-static u64 ct_next_seq;
 static DEFINE_RAW_SPINLOCK(ct_table_lock);
 
 int ct_procs_init(void)
@@ -163,7 +174,6 @@ static struct ct_proc *ct_proc_find(struct task_struct *task, u64 inherited)
 	rcu_read_unlock();
 	ct_comm(p->comm, leader);
 	p->inherited = inherited;
-	p->seq = ct_next_seq++;
 	for (i = 0; i < CT_NR_COUNTERS; i++)
 		atomic64_set(&p->ctr[i], 0);
 	WRITE_ONCE(p->state, CT_PROC_ALIVE);
@@ -179,16 +189,23 @@ struct ct_proc *ct_proc_of(struct task_struct *task)
 	return ct_proc_find(task, 0);
 }
 
-/* The entry of a child process, born with @inherited shared pages. */
+/*
+ * The entry of a child process, born with @inherited shared pages, at
+ * the fork tracepoint.  The child has not run yet and only a process's
+ * own events (or its fork) create its entry, so this one is new.
+ */
 struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited)
 {
-	struct ct_proc *p = ct_proc_find(child, inherited);
-
-	/* Not new (it cannot have run yet, but be exact regardless). */
-	if (p && READ_ONCE(p->inherited) != inherited)
-		WRITE_ONCE(p->inherited, inherited);
-	return p;
+	return ct_proc_find(child, inherited);
 }
+
+/* Add @n to @p's counter @c (ct_account()).  Atomic context. */
+void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n)
+{
+	atomic64_add(n, &p->ctr[c]);
+}
+
+NOKPROBE_SYMBOL(ct_proc_add);
 
 struct ct_proc *ct_proc_current(void)
 {
@@ -239,10 +256,14 @@ u64 ct_procs_evicted(void)
 	return READ_ONCE(ct_nr_evicted);
 }
 
-unsigned int ct_procs_count(int state)
+unsigned int ct_procs_alive(void)
 {
-	return state == CT_PROC_ALIVE ? READ_ONCE(ct_nr_alive) :
-				       READ_ONCE(ct_nr_exited);
+	return READ_ONCE(ct_nr_alive);
+}
+
+unsigned int ct_procs_exited(void)
+{
+	return READ_ONCE(ct_nr_exited);
 }
 
 /* Refresh the comm of a live process (exec and prctl change it). */
@@ -257,7 +278,12 @@ static void ct_refresh_comm(struct ct_proc_view *v, u64 start_time)
 	rcu_read_unlock();
 }
 
-/* Copy entry @idx for printing; false if it is not in use. */
+/*
+ * Copy entry @idx for printing; false if it is not in use.  A free slot
+ * is skipped without the table lock, so reading a large, mostly empty
+ * table does not contend with fork and exit; a slot in use is copied
+ * under the lock, whole.
+ */
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v)
 {
 	struct ct_proc *p;
@@ -268,6 +294,8 @@ bool ct_proc_view(unsigned int idx, struct ct_proc_view *v)
 	if (idx >= ct_max_procs)
 		return false;
 	p = &ct_pool[idx];
+	if (READ_ONCE(p->state) == CT_PROC_FREE)
+		return false;
 	raw_spin_lock_irqsave(&ct_table_lock, flags);
 	v->state = p->state;
 	v->tgid = p->tgid;

@@ -7,8 +7,6 @@
  * CPUs.  The mapcount/refcount and latency histograms are per-CPU too, so
  * the fault path never shares a cache line with another CPU.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/build_bug.h>
 #include <linux/log2.h>
 #include <linux/percpu.h>
@@ -92,7 +90,7 @@ void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
 {
 	this_cpu_add(ct_cpu->ctr[c], n);
 	if (p)
-		atomic64_add(n, &p->ctr[c]);
+		ct_proc_add(p, c, n);
 }
 
 void ct_hist_add(enum ct_outcome o, unsigned int mapcount,

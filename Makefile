@@ -38,9 +38,10 @@ kernels:
 
 CANARIES := selftests/testbed/canaries
 
-$(OBJ)/.tree: $(MODULE_SRC) Kbuild $(CANARIES)/Kbuild $(wildcard $(CANARIES)/*.c)
+$(OBJ)/.tree: $(MODULE_SRC) Kbuild dkms.conf $(CANARIES)/Kbuild $(wildcard $(CANARIES)/*.c)
 	@mkdir -p $(OBJ)/module $(OBJ)/testbed
 	@ln -sf $(TOP)/Kbuild $(OBJ)/Kbuild
+	@ln -sf $(TOP)/dkms.conf $(OBJ)/dkms.conf
 	@for f in $(MODULE_SRC); do ln -sf $(TOP)/$$f $(OBJ)/$$f; done
 	@for f in Kbuild $(notdir $(wildcard $(CANARIES)/*.c)); do ln -sf $(TOP)/$(CANARIES)/$$f $(OBJ)/testbed/$$f; done
 	@touch $@

@@ -76,3 +76,4 @@ module_init(cowtrace_init);
 module_exit(cowtrace_exit);
 MODULE_DESCRIPTION("Per-process copy-on-write accounting from fork and the COW fault path");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(CT_VERSION);

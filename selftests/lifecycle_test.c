@@ -2,7 +2,8 @@
 /*
  * Test-bed selftests: the module loads, its debugfs directory appears
  * with the documented files and modes, and unloading it leaves nothing
- * behind (no file, no directory, no registered kprobe).
+ * behind (no file, no directory, no registered kprobe); its version is
+ * dkms.conf's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,6 +82,31 @@ TEST(unload_leaves_nothing)
 	EXPECT_NE(0, access("/sys/module/cowtrace", F_OK));
 	free(before);
 	free(after);
+}
+
+/*
+ * The module's version is dkms.conf's PACKAGE_VERSION, the one place it
+ * is written (module/Kbuild reads it); the tests run from the top of the
+ * tree.
+ */
+TEST(version_is_dkms_conf_version)
+{
+	char line[256], want[64] = "", *text;
+	FILE *f = fopen("dkms.conf", "r");
+
+	ASSERT_NE(NULL, f) TH_LOG("dkms.conf: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PACKAGE_VERSION=\"%63[^\"]\"", want) == 1)
+			break;
+	fclose(f);
+	ASSERT_NE(0, want[0]) TH_LOG("no PACKAGE_VERSION in dkms.conf");
+	ASSERT_EQ(0, ct_load(""));
+	text = slurp("/sys/module/cowtrace/version");
+	ASSERT_NE(NULL, text);
+	text[strcspn(text, "\n")] = '\0';
+	EXPECT_STREQ(want, text);
+	free(text);
+	ASSERT_EQ(0, ct_unload());
 }
 
 TEST(reload_cycles)

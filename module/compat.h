@@ -13,6 +13,12 @@
 #include <linux/ptrace.h>
 #include <linux/version.h>
 
+/* The range built and tested (Debian's 6.1 and 6.12 LTS); beyond it, stop. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#error "cowtrace supports Linux 6.1 to 6.12 (the range it is tested on)"
+#endif
+
 /* Exact anonymous RSS of @mm (6.2 made rss_stat a percpu_counter). */
 static inline u64 ct_mm_anon_pages(struct mm_struct *mm)
 {

@@ -2,19 +2,24 @@
 /*
  * cowtrace - per-process copy-on-write accounting.
  *
- * Shared definitions of the module's parts: counters (stats.c), the
- * process table (procs.c), the filter (filter.c), probes (probes.c), the
- * fork-time page-table scan (ptwalk.c) and the debugfs interface
- * (debugfs.c).
+ * Shared definitions of the module's parts: load, unload and parameters
+ * (main.c), counters and histograms (stats.c), the process table
+ * (procs.c), the filter (filter.c), probes and fault classification
+ * (probes.c), the page-table walker and fork scan (ptwalk.c, ptwalk.h),
+ * the page-table inspector (inspect.c) and the debugfs interface
+ * (debugfs.c).  Kernel-version differences are in compat.h alone.
  */
 #ifndef _COWTRACE_H
 #define _COWTRACE_H
 
 #include <linux/atomic.h>
+#include <linux/err.h>
 #include <linux/list.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 
 /*
  * The counters kept per process and globally.  One definition here, one
@@ -80,6 +85,8 @@ struct ct_proc_view {
 };
 
 /* main.c: module parameters */
+#define CT_MAX_PROCS_MIN	16
+#define CT_MAX_PROCS_MAX	1048576		/* 1 << 20 */
 extern unsigned int ct_max_procs;
 extern unsigned int ct_max_exited;
 extern bool ct_fork_scan;
@@ -93,9 +100,14 @@ void ct_account(struct ct_proc *p, enum ct_counter c, u64 n);
 void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
 		 unsigned int refcount, u64 ns);
 void ct_note_dropped(void);
-void ct_note_missed(void);
+/*
+ * A fault found no free slot in probes.c's in-flight table, so it was
+ * not classified: counted apart, and shown in stats' "missed" with the
+ * kprobes' own nmissed.
+ */
+void ct_note_ctx_full(void);
 u64 ct_dropped(void);
-u64 ct_missed_own(void);
+u64 ct_ctx_full(void);
 void ct_show_mapcount(struct seq_file *m);
 void ct_show_latency(struct seq_file *m);
 
@@ -124,16 +136,50 @@ void ct_filter_exit(void);
 extern bool ct_enabled;
 int ct_probes_init(void);
 void ct_probes_exit(void);
-bool ct_counter_supported(enum ct_counter c);
+/* How a counter reads: a number, "off" (fork_scan=0) or "unsupported". */
+enum ct_counter_state {
+	CT_COUNTED,
+	CT_OFF,			/* needs the fork scan, which is off */
+	CT_UNSUPPORTED,		/* needs a probe this kernel lacks */
+};
+
+enum ct_counter_state ct_counter_state(enum ct_counter c);
 u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
 
 /* inspect.c */
 extern const struct file_operations ct_inspect_fops;
 
+/*
+ * Commands written to control and inspect.  The longest is "filter
+ * cgroup " with the longest path (CT_FILTER_PATH_MAX - 1 bytes) and
+ * echo's newline: CT_CMD_MAX holds it and its NUL (the two NULs counted
+ * by sizeof and CT_FILTER_PATH_MAX make room for the newline and the NUL).
+ * A longer write is refused with E2BIG.
+ */
+#define CT_CMD_MAX	(sizeof("filter cgroup ") + CT_FILTER_PATH_MAX)
+
+/*
+ * Copy a command written to one of our files: one whole write from
+ * offset 0, shorter than @size, no NUL inside; returns it stripped, or
+ * an ERR_PTR (-EINVAL, -E2BIG, -EFAULT).
+ */
+static inline char *ct_copy_cmd(const char __user *ubuf, size_t count,
+				loff_t *ppos, char *buf, size_t size)
+{
+	if (*ppos)
+		return ERR_PTR(-EINVAL);
+	if (count >= size)
+		return ERR_PTR(-E2BIG);
+	if (copy_from_user(buf, ubuf, count))
+		return ERR_PTR(-EFAULT);
+	buf[count] = '\0';
+	if (strlen(buf) != count)
+		return ERR_PTR(-EINVAL);
+	return strstrip(buf);
+}
+
 /* debugfs.c */
-char *ct_copy_cmd(const char __user *ubuf, size_t count, loff_t *ppos,
-		  char *buf, size_t size);
 int ct_debugfs_init(void);
 void ct_debugfs_exit(void);
 

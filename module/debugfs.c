@@ -16,21 +16,30 @@
 #include <linux/fs.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
-#include <linux/uaccess.h>
 
 #include "cowtrace.h"
 
 static struct dentry *ct_dir;
 
+/*
+ * A counter's value; "off" while its probe is off and it counted nothing
+ * (what it counted before it was turned off stays visible).
+ */
 static void ct_print_counter(struct seq_file *m, enum ct_counter c, u64 v)
 {
-	if ((c == CT_SHARED_FIRST || c == CT_SHARED_AGAIN ||
-	     c == CT_FORK_COPIES) && !READ_ONCE(ct_fork_scan) && !v)
-		seq_puts(m, "off");
-	else if (!ct_counter_supported(c))
+	switch (ct_counter_state(c)) {
+	case CT_UNSUPPORTED:
 		seq_puts(m, "unsupported");
-	else
+		break;
+	case CT_OFF:
+		if (!v) {
+			seq_puts(m, "off");
+			break;
+		}
+		fallthrough;
+	case CT_COUNTED:
 		seq_printf(m, "%llu", v);
+	}
 }
 
 static int stats_show(struct seq_file *m, void *v)
@@ -47,7 +56,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "procs_exited: %u\n", ct_procs_exited());
 	seq_printf(m, "evicted: %llu\n", ct_procs_evicted());
 	seq_printf(m, "dropped: %llu\n", ct_dropped());
-	seq_printf(m, "missed: %llu\n", ct_missed_own() + ct_probes_missed());
+	seq_printf(m, "missed: %llu\n", ct_ctx_full() + ct_probes_missed());
 	seq_printf(m, "enabled: %d\n", READ_ONCE(ct_enabled));
 	return 0;
 }
@@ -159,26 +168,6 @@ static int control_open(struct inode *inode, struct file *file)
 }
 
 /*
- * Copy a command written to one of our files: one whole write from
- * offset 0, shorter than @size, no NUL inside; returns it stripped, or
- * an ERR_PTR (-EINVAL, -E2BIG, -EFAULT).
- */
-char *ct_copy_cmd(const char __user *ubuf, size_t count, loff_t *ppos,
-		  char *buf, size_t size)
-{
-	if (*ppos)
-		return ERR_PTR(-EINVAL);
-	if (count >= size)
-		return ERR_PTR(-E2BIG);
-	if (copy_from_user(buf, ubuf, count))
-		return ERR_PTR(-EFAULT);
-	buf[count] = '\0';
-	if (strlen(buf) != count)
-		return ERR_PTR(-EINVAL);
-	return strstrip(buf);
-}
-
-/*
  * Commands, one per write: "enable", "disable", "reset", "filter none",
  * "filter pid <pid>", "filter cgroup <path>".  Anything else is -EINVAL
  * and changes nothing; a write longer than the buffer is -E2BIG.
@@ -186,13 +175,15 @@ char *ct_copy_cmd(const char __user *ubuf, size_t count, loff_t *ppos,
 static ssize_t control_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
-	char buf[320];
+	char buf[CT_CMD_MAX];
+	size_t n;
 	char *cmd;
 	int err = 0;
 
 	cmd = ct_copy_cmd(ubuf, count, ppos, buf, sizeof(buf));
 	if (IS_ERR(cmd))
 		return PTR_ERR(cmd);
+	n = str_has_prefix(cmd, "filter ");
 
 	if (!strcmp(cmd, "enable")) {
 		WRITE_ONCE(ct_enabled, true);
@@ -201,8 +192,8 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	} else if (!strcmp(cmd, "reset")) {
 		ct_stats_reset();
 		ct_procs_reset();
-	} else if (!strncmp(cmd, "filter ", 7)) {
-		err = ct_filter_set(skip_spaces(cmd + 7));
+	} else if (n) {
+		err = ct_filter_set(skip_spaces(cmd + n));
 	} else {
 		err = -EINVAL;
 	}
@@ -223,6 +214,13 @@ static const struct file_operations control_fops = {
 
 int ct_debugfs_init(void)
 {
+	/*
+	 * Unlike most users of debugfs, fail the load without the directory:
+	 * its files are all cowtrace shows, a module loaded without them
+	 * would count for no one.  The files themselves are not checked
+	 * (debugfs_create_file() failing once the directory exists means no
+	 * memory, and the file is then just absent).
+	 */
 	ct_dir = debugfs_create_dir("cowtrace", NULL);
 	if (IS_ERR(ct_dir))
 		return PTR_ERR(ct_dir);

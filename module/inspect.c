@@ -10,9 +10,9 @@
  * exclusive (the next write reuses them), zero-page, THP and hugetlb
  * mappings, swap entries, and a mapcount histogram.
  *
- * The walk (ptwalk.c) holds a reference on the mm and its mmap lock for
- * reading.  Nothing is copied to user space while a lock is held:
- * seq_file fills a kernel buffer.  No kernel pointer or page frame
+ * inspect_show() takes a reference on the mm and its mmap lock for
+ * reading, then walks each VMA with ptwalk.c.  Nothing is copied to user
+ * space while a lock is held: seq_file fills a kernel buffer.  No kernel pointer or page frame
  * number is printed.
  */
 #include <linux/mm.h>
@@ -29,8 +29,18 @@
 #include "cowtrace.h"
 #include "ptwalk.h"
 
-#define CT_MC_BUCKETS	6	/* mapcount 1, 2, 3, 4, 5-8, 9+ */
 #define CT_LIST_MAX	4096	/* per-page lines at most */
+
+/* The mapcount histogram's buckets: each holds mapcounts up to @max. */
+static const struct {
+	unsigned int max;
+	const char *name;
+} ct_mc_buckets[] = {
+	{ 1, "mc1" }, { 2, "mc2" }, { 3, "mc3" }, { 4, "mc4" },
+	{ 8, "mc5-8" }, { UINT_MAX, "mc9+" },
+};
+
+#define CT_MC_BUCKETS	ARRAY_SIZE(ct_mc_buckets)
 
 enum ct_pg {
 	CT_PG_PRESENT,
@@ -69,9 +79,11 @@ static unsigned long ct_target_vma;	/* 0: no per-page listing */
 
 static unsigned int ct_mc_bucket(unsigned int mc)
 {
-	if (mc <= 4)
-		return mc ? mc - 1 : 0;
-	return mc <= 8 ? 4 : 5;
+	unsigned int b = 0;
+
+	while (mc > ct_mc_buckets[b].max)
+		b++;
+	return b;
 }
 
 static const char *ct_vma_kind(struct vm_area_struct *vma)
@@ -157,6 +169,16 @@ static const struct ct_walk_ops ct_inspect_ops = {
 	.leaf = ct_inspect_leaf,
 };
 
+static void ct_tally_add(struct ct_tally *sum, const struct ct_tally *t)
+{
+	int i;
+
+	for (i = 0; i < CT_NR_PG; i++)
+		sum->n[i] += t->n[i];
+	for (i = 0; i < CT_MC_BUCKETS; i++)
+		sum->mc[i] += t->mc[i];
+}
+
 static void ct_print_tally(struct seq_file *m, const struct ct_tally *t)
 {
 	int i;
@@ -166,6 +188,44 @@ static void ct_print_tally(struct seq_file *m, const struct ct_tally *t)
 	for (i = 0; i < CT_MC_BUCKETS; i++)
 		seq_printf(m, " %llu", t->mc[i]);
 	seq_putc(m, '\n');
+}
+
+/*
+ * One VMA's row (preceded by its pages' lines if @list_addr is in it),
+ * added to @total.
+ */
+static void ct_inspect_vma(struct seq_file *m, struct vm_area_struct *vma,
+			   unsigned long list_addr, struct ct_tally *total)
+{
+	struct ct_inspect_walk w = {
+		.m = m,
+		.list = list_addr >= vma->vm_start && list_addr < vma->vm_end,
+	};
+
+	if (w.list)
+		seq_puts(m, "# pages: address flags mapcount\n");
+	ct_walk_vma(vma, &ct_inspect_ops, &w);
+	if (w.listed == CT_LIST_MAX)
+		seq_printf(m, "# listing stopped at %u pages\n", CT_LIST_MAX);
+	seq_printf(m, "%lx %lx %c%c%c%c %s", vma->vm_start, vma->vm_end,
+		   vma->vm_flags & VM_READ ? 'r' : '-',
+		   vma->vm_flags & VM_WRITE ? 'w' : '-',
+		   vma->vm_flags & VM_EXEC ? 'x' : '-',
+		   vma->vm_flags & VM_MAYSHARE ? 's' : 'p',
+		   ct_vma_kind(vma));
+	ct_print_tally(m, &w.t);
+	ct_tally_add(total, &w.t);
+}
+
+/* Every VMA of @mm, whose mmap lock is held. */
+static void ct_inspect_vmas(struct seq_file *m, struct mm_struct *mm,
+			    unsigned long list_addr, struct ct_tally *total)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	for_each_vma(vmi, vma)
+		ct_inspect_vma(m, vma, list_addr, total);
 }
 
 /*
@@ -188,7 +248,7 @@ static struct task_struct *ct_get_task(pid_t pid)
 static int inspect_show(struct seq_file *m, void *v)
 {
 	struct ct_tally total = { 0 };
-	struct vm_area_struct *vma;
+
 	struct task_struct *task;
 	unsigned long list_addr;
 	struct mm_struct *mm;
@@ -218,37 +278,10 @@ static int inspect_show(struct seq_file *m, void *v)
 	seq_puts(m, "start end perms kind");
 	for (i = 0; i < CT_NR_PG; i++)
 		seq_printf(m, " %s", ct_pg_names[i]);
-	seq_puts(m, " mc1 mc2 mc3 mc4 mc5-8 mc9+\n");
-	{
-		VMA_ITERATOR(vmi, mm, 0);
-
-		for_each_vma(vmi, vma) {
-			struct ct_inspect_walk w = {
-				.m = m,
-				.list = list_addr >= vma->vm_start &&
-					list_addr < vma->vm_end,
-			};
-
-			if (w.list)
-				seq_puts(m, "# pages: address flags mapcount\n");
-			ct_walk_vma(vma, &ct_inspect_ops, &w);
-			if (w.listed == CT_LIST_MAX)
-				seq_printf(m, "# listing stopped at %u pages\n",
-					   CT_LIST_MAX);
-			seq_printf(m, "%lx %lx %c%c%c%c %s", vma->vm_start,
-				   vma->vm_end,
-				   vma->vm_flags & VM_READ ? 'r' : '-',
-				   vma->vm_flags & VM_WRITE ? 'w' : '-',
-				   vma->vm_flags & VM_EXEC ? 'x' : '-',
-				   vma->vm_flags & VM_MAYSHARE ? 's' : 'p',
-				   ct_vma_kind(vma));
-			ct_print_tally(m, &w.t);
-			for (i = 0; i < CT_NR_PG; i++)
-				total.n[i] += w.t.n[i];
-			for (i = 0; i < CT_MC_BUCKETS; i++)
-				total.mc[i] += w.t.mc[i];
-		}
-	}
+	for (i = 0; i < CT_MC_BUCKETS; i++)
+		seq_printf(m, " %s", ct_mc_buckets[i].name);
+	seq_putc(m, '\n');
+	ct_inspect_vmas(m, mm, list_addr, &total);
 	mmap_read_unlock(mm);
 	/* The target exited while we walked: its report is not a state. */
 	if (atomic_read(&mm->mm_users) == 1)
@@ -274,6 +307,7 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf,
 	struct task_struct *task;
 	char buf[64], *arg, *rest;
 	bool kthread;
+	size_t n;
 	int pid;
 
 	arg = ct_copy_cmd(ubuf, count, ppos, buf, sizeof(buf));
@@ -283,8 +317,8 @@ static ssize_t inspect_write(struct file *file, const char __user *ubuf,
 	if (rest) {
 		*rest++ = '\0';
 		rest = skip_spaces(rest);
-		if (strncmp(rest, "vma ", 4) ||
-		    kstrtoul(skip_spaces(rest + 4), 16, &addr))
+		n = str_has_prefix(rest, "vma ");
+		if (!n || kstrtoul(skip_spaces(rest + n), 16, &addr))
 			return -EINVAL;
 	}
 	if (kstrtoint(arg, 10, &pid) || pid <= 0)

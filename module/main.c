@@ -12,12 +12,14 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/rcupdate.h>
+#include <linux/stringify.h>
 
 #include "cowtrace.h"
 
 unsigned int ct_max_procs = 4096;
 module_param_named(max_procs, ct_max_procs, uint, 0400);
-MODULE_PARM_DESC(max_procs, "Process table capacity, alive and exited (default 4096, 16..1048576)");
+MODULE_PARM_DESC(max_procs, "Process table capacity, alive and exited (default 4096, "
+		 __stringify(CT_MAX_PROCS_MIN) ".." __stringify(CT_MAX_PROCS_MAX) ")");
 
 unsigned int ct_max_exited = 1024;
 module_param_named(max_exited, ct_max_exited, uint, 0600);
@@ -31,9 +33,9 @@ static int __init cowtrace_init(void)
 {
 	int err;
 
-	if (ct_max_procs < 16 || ct_max_procs > (1U << 20)) {
-		pr_err("max_procs=%u is out of range 16..1048576\n",
-		       ct_max_procs);
+	if (ct_max_procs < CT_MAX_PROCS_MIN || ct_max_procs > CT_MAX_PROCS_MAX) {
+		pr_err("max_procs=%u is out of range %u..%u\n", ct_max_procs,
+		       CT_MAX_PROCS_MIN, CT_MAX_PROCS_MAX);
 		return -EINVAL;
 	}
 	err = ct_stats_init();

@@ -103,7 +103,7 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 		c->thp_zero = false;
 		return c;
 	}
-	ct_note_missed();
+	ct_note_ctx_full();
 	return NULL;
 }
 
@@ -587,15 +587,17 @@ static const unsigned long ct_needs[CT_NR_COUNTERS] = {
 	[CT_FORK_COPIES] = BIT(CT_P_FORK_SCAN),
 };
 
-bool ct_counter_supported(enum ct_counter c)
+enum ct_counter_state ct_counter_state(enum ct_counter c)
 {
 	unsigned long need = ct_needs[c];
 	int r;
 
 	for (r = 0; r < CT_NR_PROBES; r++)
 		if ((need & BIT(r)) && !ct_probes[r].attached)
-			return false;
-	return true;
+			return CT_UNSUPPORTED;
+	if ((need & BIT(CT_P_FORK_SCAN)) && !READ_ONCE(ct_fork_scan))
+		return CT_OFF;
+	return CT_COUNTED;
 }
 
 static void ct_find_tp(struct tracepoint *tp, void *priv)

@@ -11,6 +11,7 @@
 #include <linux/log2.h>
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
+#include <linux/stddef.h>
 
 #include "cowtrace.h"
 
@@ -48,8 +49,8 @@ static_assert(ARRAY_SIZE(ct_outcome_names) == CT_NR_OUTCOMES);
 
 struct ct_cpu_stats {
 	u64 ctr[CT_NR_COUNTERS];
-	u64 dropped;
-	u64 missed;
+	u64 dropped;		/* ct_note_dropped() */
+	u64 ctx_full;		/* ct_note_ctx_full() */
 	u64 mapcount[CT_NR_OUTCOMES][CT_HIST_MAX + 1][CT_HIST_MAX + 1];
 	u64 latency[CT_NR_OUTCOMES][CT_LAT_BUCKETS];
 };
@@ -75,14 +76,22 @@ void ct_stats_reset(void)
 		memset(per_cpu_ptr(ct_cpu, cpu), 0, sizeof(struct ct_cpu_stats));
 }
 
-u64 ct_stats_read(enum ct_counter c)
+/* The sum over CPUs of the u64 at offset @off of struct ct_cpu_stats. */
+static u64 ct_sum(size_t off)
 {
 	u64 sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->ctr[c]);
+		sum += READ_ONCE(*(u64 *)((char *)per_cpu_ptr(ct_cpu, cpu) + off));
 	return sum;
+}
+
+#define CT_SUM(field)	ct_sum(offsetof(struct ct_cpu_stats, field))
+
+u64 ct_stats_read(enum ct_counter c)
+{
+	return CT_SUM(ctr[c]);
 }
 
 /* The one place where a counter is incremented: globally and for @p. */
@@ -110,29 +119,19 @@ void ct_note_dropped(void)
 	this_cpu_inc(ct_cpu->dropped);
 }
 
-void ct_note_missed(void)
+void ct_note_ctx_full(void)
 {
-	this_cpu_inc(ct_cpu->missed);
+	this_cpu_inc(ct_cpu->ctx_full);
 }
 
 u64 ct_dropped(void)
 {
-	u64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->dropped);
-	return sum;
+	return CT_SUM(dropped);
 }
 
-u64 ct_missed_own(void)
+u64 ct_ctx_full(void)
 {
-	u64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->missed);
-	return sum;
+	return CT_SUM(ctx_full);
 }
 
 static void ct_print_value(struct seq_file *m, unsigned int v)
@@ -148,19 +147,13 @@ void ct_show_mapcount(struct seq_file *m)
 {
 	static const enum ct_outcome shown[] = { CT_OUT_COPY, CT_OUT_REUSE };
 	unsigned int i, mc, rc;
-	int cpu;
 
 	seq_puts(m, "outcome  mapcount refcount   faults\n");
 	for (i = 0; i < ARRAY_SIZE(shown); i++) {
 		for (mc = 0; mc <= CT_HIST_MAX; mc++) {
 			for (rc = 0; rc <= CT_HIST_MAX; rc++) {
-				u64 n = 0;
+				u64 n = CT_SUM(mapcount[shown[i]][mc][rc]);
 
-				for_each_possible_cpu(cpu) {
-					struct ct_cpu_stats *s = per_cpu_ptr(ct_cpu, cpu);
-
-					n += READ_ONCE(s->mapcount[shown[i]][mc][rc]);
-				}
 				if (!n)
 					continue;
 				seq_printf(m, "%-8s", ct_outcome_names[shown[i]]);
@@ -175,15 +168,12 @@ void ct_show_mapcount(struct seq_file *m)
 void ct_show_latency(struct seq_file *m)
 {
 	unsigned int o, b;
-	int cpu;
 
 	seq_puts(m, "outcome      from_ns    to_ns        faults\n");
 	for (o = 0; o < CT_NR_OUTCOMES; o++) {
 		for (b = 0; b < CT_LAT_BUCKETS; b++) {
-			u64 n = 0;
+			u64 n = CT_SUM(latency[o][b]);
 
-			for_each_possible_cpu(cpu)
-				n += READ_ONCE(per_cpu_ptr(ct_cpu, cpu)->latency[o][b]);
 			if (!n)
 				continue;
 			seq_printf(m, "%-12s %-10llu %-12llu %llu\n",

@@ -324,4 +324,30 @@ TEST_F(filter, control_shows_filter_as_written)
 	EXPECT_NE(NULL, strstr(text, "\nfilter: none\n"));
 }
 
+/*
+ * The longest command fits: "filter cgroup " with a 255-byte path and a
+ * newline (270 bytes) reaches the lookup (no such cgroup), a 256-byte
+ * path is refused as too long, and one byte more than the longest
+ * command is E2BIG (Documentation/cowtrace.rst, control).
+ */
+TEST_F(filter, longest_command_fits)
+{
+	const char *text;
+	char cmd[512];
+	int n;
+
+	n = snprintf(cmd, sizeof(cmd), "filter cgroup /%0254d\n", 0);
+	ASSERT_EQ(270, n);
+	EXPECT_EQ(-ENOENT, ct_control(cmd));
+	n = snprintf(cmd, sizeof(cmd), "filter cgroup /%0255d", 0);
+	ASSERT_EQ(270, n);
+	EXPECT_EQ(-EINVAL, ct_control(cmd));
+	n = snprintf(cmd, sizeof(cmd), "filter cgroup /%0255d\n", 0);
+	ASSERT_EQ(271, n);
+	EXPECT_EQ(-E2BIG, ct_control(cmd));
+	text = ct_read_file("control");
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\nfilter: none\n"));
+}
+
 TEST_HARNESS_MAIN

@@ -63,7 +63,13 @@
 #define MF_EVERY	8	/* every 8th leaf exits mid-fault */
 #define MF_FIRST	8	/* its threads write pages MF_FIRST.. */
 #define CG_EVERY	16	/* every 16th node changes cgroup */
-#define SLACK		48	/* a node's own incidental copies, at most */
+/*
+ * A node's own incidental copies (stack, libc data after fork), at most:
+ * measured 15 on 6.12 and 14 on 6.1 over 20,162 nodes each (the
+ * "copies beyond the pages written" line), plus a margin of 9 for the
+ * tail of that distribution.  A double count of even 7 pages fails.
+ */
+#define SLACK		24
 
 #define BATCHES		8	/* spread over the storm */
 #define CHAINS		4

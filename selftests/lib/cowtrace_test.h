@@ -114,6 +114,37 @@ size_t ct_page_size(void);
  */
 bool ct_have_thp(void);
 
+/*
+ * A global setting (a sysctl or sysfs file, e.g. /proc/sys/vm/nr_hugepages
+ * or THP's "enabled"), saved before a test changes it and written back
+ * in its teardown.  The value kept is the file's first line, or the word
+ * in brackets for a choice file ("always [madvise] never").
+ */
+struct ct_setting {
+	char path[192];
+	char value[64];
+	bool saved;
+};
+
+/* Save @path into @s; 0, or -errno (then restoring does nothing). */
+int ct_setting_save(struct ct_setting *s, const char *path);
+/* Write the saved value back; 0 (or nothing saved), or -errno. */
+int ct_setting_restore(struct ct_setting *s);
+
+/*
+ * THP's global settings: enabled, defrag and each size's enabled; saved
+ * and restored together.  Nothing is saved on a kernel without THP.
+ */
+#define CT_THP_SETTINGS 16
+struct ct_thp_settings {
+	struct ct_setting s[CT_THP_SETTINGS];
+	int n;
+};
+
+void ct_thp_save(struct ct_thp_settings *t);
+/* 0, or the first -errno of a failed write. */
+int ct_thp_restore(struct ct_thp_settings *t);
+
 /* djb2 hash of [p, p + len), to tell whether a file changed. */
 unsigned long ct_checksum(const char *p, size_t len);
 

@@ -2,6 +2,7 @@
 /*
  * Helpers shared by cowtrace's selftests (see cowtrace_test.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,6 +51,87 @@ size_t ct_page_size(void)
 bool ct_have_thp(void)
 {
 	return access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+}
+
+int ct_setting_save(struct ct_setting *s, const char *path)
+{
+	char buf[256], *b, *e;
+	ssize_t n;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	b = strchr(buf, '[');
+	e = b ? strchr(b, ']') : NULL;
+	if (b && e) {
+		b++;
+		*e = '\0';
+	} else {
+		b = buf;
+		b[strcspn(b, "\n")] = '\0';
+	}
+	snprintf(s->value, sizeof(s->value), "%.*s", (int)sizeof(s->value) - 1, b);
+	s->saved = true;
+	return 0;
+}
+
+int ct_setting_restore(struct ct_setting *s)
+{
+	if (!s->saved)
+		return 0;
+	s->saved = false;
+	return ct_write_file(s->path, s->value);
+}
+
+void ct_thp_save(struct ct_thp_settings *t)
+{
+	static const char *const top[] = { "enabled", "defrag" };
+	const char *dir = "/sys/kernel/mm/transparent_hugepage";
+	char path[192];
+	struct dirent *d;
+	DIR *dp;
+	size_t i;
+
+	t->n = 0;
+	if (!ct_have_thp())
+		return;
+	for (i = 0; i < ARRAY_SIZE(top); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, top[i]);
+		if (!ct_setting_save(&t->s[t->n], path))
+			t->n++;
+	}
+	/* Each size's own "enabled" (6.8 and later: hugepages-<size>kB). */
+	dp = opendir(dir);
+	while (dp && (d = readdir(dp)) && t->n < CT_THP_SETTINGS) {
+		if (strncmp(d->d_name, "hugepages-", 10))
+			continue;
+		snprintf(path, sizeof(path), "%s/%.64s/enabled", dir, d->d_name);
+		if (!ct_setting_save(&t->s[t->n], path))
+			t->n++;
+	}
+	if (dp)
+		closedir(dp);
+}
+
+int ct_thp_restore(struct ct_thp_settings *t)
+{
+	int i, err, ret = 0;
+
+	for (i = 0; i < t->n; i++) {
+		err = ct_setting_restore(&t->s[i]);
+		if (err && !ret)
+			ret = err;
+	}
+	t->n = 0;
+	return ret;
 }
 
 static const char *ct_module_path(void)

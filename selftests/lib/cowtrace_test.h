@@ -176,9 +176,14 @@ enum ct_op {
 void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
 /* Fork puppet 0 from the observer; returns its pid. */
 pid_t ct_puppet_start(struct ct_puppet *p);
-/* Have puppet @p do @op; returns its answer (a pid for CT_OP_FORK). */
-long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b);
-long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
+/*
+ * ct_puppet_do(p, op, a, b[, c]): have puppet @p do @op with arguments
+ * @a, @b and @c (0 when left out: only CT_OP_MADVISE uses it); returns
+ * its answer (a pid for CT_OP_FORK).
+ */
+long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
+#define ct_puppet_do(p, op, a, b, ...) \
+	ct_puppet_cmd((p), (op), (a), (b), __VA_ARGS__ + 0)
 
 #ifdef TEST_HARNESS_MAIN
 #include <stdlib.h>

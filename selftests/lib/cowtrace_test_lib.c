@@ -595,12 +595,7 @@ static void ct_wait_exited(pid_t pid)
 	fprintf(stderr, "# puppet %d did not exit\n", pid);
 }
 
-long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
-{
-	return ct_puppet_do3(p, op, a, b, 0);
-}
-
-long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
+long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
 {
 	struct ct_msg m = { .op = op, .a = a, .b = b, .c = c };
 	struct pollfd pfd = { .fd = p->ack[0], .events = POLLIN };

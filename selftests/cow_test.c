@@ -55,16 +55,6 @@ static int others_zero(const struct ct_row *a, const struct ct_row *b,
 }
 
 /*
- * A process appears in procs at its first event; before that its
- * counters are all zero.
- */
-static void snap(pid_t pid, struct ct_row *row)
-{
-	if (ct_proc(pid, row) == -ENOENT)
-		memset(row, 0, sizeof(*row));
-}
-
-/*
  * Anonymous pages @pid maps, counted by a page-table walk
  * (/proc/PID/smaps_rollup "Anonymous"): exact, where RssAnon lags on 6.1
  * (per-thread RSS caches); -1 if unreadable.
@@ -198,7 +188,7 @@ TEST_F(cow, zero_page_write_is_zero_fill)
 	ct_load_bytes(buf, K * ps, ps);
 	ct_warm();
 	WARM_ROWS(&a, &b);
-	snap(getpid(), &a);
+	ct_proc_or_zero(getpid(), &a);
 	for (i = 0; i < K; i++)
 		buf[i * ps] = 1;
 	ASSERT_EQ(0, ct_proc(getpid(), &b));
@@ -236,7 +226,7 @@ TEST_F(cow, private_file_write_copies)
 	ct_load_bytes(map + 32 * ps, 8 * ps, ps);
 	ct_warm();
 	WARM_ROWS(&a, &b);
-	snap(getpid(), &a);
+	ct_proc_or_zero(getpid(), &a);
 	for (i = 0; i < 8; i++)		/* first touch is a write */
 		map[i * ps] = 'x';
 	for (i = 32; i < 40; i++)	/* read, then write */
@@ -280,7 +270,7 @@ TEST_F(cow, shared_mapping_writes_are_not_cow)
 	close(cr);
 	ct_warm();
 	WARM_ROWS(&a, &b);
-	snap(getpid(), &a);
+	ct_proc_or_zero(getpid(), &a);
 	for (i = 0; i < K; i++)
 		map[i * ps] = 2;
 	ASSERT_EQ(0, ct_proc(getpid(), &b));
@@ -306,7 +296,7 @@ TEST_F(cow, vfork_and_spawn_share_nothing)
 	ASSERT_NE(NULL, ct_map_anon(N, true));
 	ct_warm();
 	WARM_ROWS(&a, &b);
-	snap(getpid(), &a);
+	ct_proc_or_zero(getpid(), &a);
 	pid = vfork();
 	if (pid == 0)
 		_exit(0);
@@ -315,7 +305,7 @@ TEST_F(cow, vfork_and_spawn_share_nothing)
 	ASSERT_EQ(0, posix_spawnp(&pid, "true", NULL, NULL, argv, NULL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_EQ(0, status);
-	snap(getpid(), &b);
+	ct_proc_or_zero(getpid(), &b);
 	EXPECT_EQ(0, delta(&a, &b, C_FORKS));
 	EXPECT_EQ(0, delta(&a, &b, C_SHARED));
 	EXPECT_EQ(0, delta(&a, &b, C_COPIES));
@@ -643,11 +633,11 @@ TEST_F(cow, disable_stops_counting)
 	text = ct_read_file("control");
 	ASSERT_NE(NULL, text);
 	EXPECT_NE(NULL, strstr(text, "enabled: 0"));
-	snap(getpid(), &a);
+	ct_proc_or_zero(getpid(), &a);
 	ct_load_bytes(buf, K * ps, ps);		/* zero page mapped ... */
 	ct_touch(buf, K * ps, ps);		/* ... zero fills, not counted */
 	ASSERT_EQ(0, ct_control("enable"));
-	snap(getpid(), &b);
+	ct_proc_or_zero(getpid(), &b);
 	EXPECT_TRUE(others_zero(&a, &b, 0));
 	ct_load_bytes(buf + K * ps, K * ps, ps);
 	ct_touch(buf + K * ps, K * ps, ps);	/* counted again */

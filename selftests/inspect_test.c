@@ -241,8 +241,7 @@ TEST_F(inspect, thp_pmd_then_split_by_cow)
 
 TEST_F(inspect, refuses_bad_targets)
 {
-	char cmd[32], big[100];
-	pid_t pid;
+	char big[100];
 
 	EXPECT_EQ(-EINVAL, ct_write_file("inspect", "0"));
 	EXPECT_EQ(-EINVAL, ct_write_file("inspect", "-1"));
@@ -253,8 +252,14 @@ TEST_F(inspect, refuses_bad_targets)
 	memset(big, '1', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	EXPECT_EQ(-E2BIG, ct_write_file("inspect", big));
+}
 
-	/* A process that exits after being chosen: reads fail, no crash. */
+/* A process that exits after being chosen: reads fail with ESRCH, no crash. */
+TEST_F(inspect, target_gone_after_chosen_fails_reads)
+{
+	char cmd[32];
+	pid_t pid;
+
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -274,7 +279,7 @@ TEST_F(inspect, refuses_bad_targets)
  * pid 1 is a user process like any other (here the guest's init, on a
  * real machine systemd): a complete report, its own pid in the header.
  */
-TEST_F(inspect, pid_1)
+TEST_F(inspect, init_reported_like_any_process)
 {
 	const char *text;
 

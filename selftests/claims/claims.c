@@ -50,8 +50,7 @@ static struct ct_row row(pid_t pid)
 {
 	struct ct_row r;
 
-	if (ct_proc(pid, &r))
-		memset(&r, 0, sizeof(r));
+	ct_proc_or_zero(pid, &r);
 	return r;
 }
 

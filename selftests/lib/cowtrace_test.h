@@ -45,6 +45,11 @@ bool ct_loaded(void);
 
 /* Read the row of process @pid (the live one if several) into @row. */
 int ct_proc(pid_t pid, struct ct_row *row);
+/*
+ * ct_proc(), but a process without a row reads all zero: a process
+ * appears in procs at its first event.  0, or ct_proc()'s other errors.
+ */
+int ct_proc_or_zero(pid_t pid, struct ct_row *row);
 /* Value of "name: value" in stats; CT_UNSET if off/unsupported, -1 absent. */
 long long ct_stat(const char *name);
 /* Write @cmd to the control file; 0 or -errno. */
@@ -53,8 +58,17 @@ int ct_control(const char *cmd);
  * In these four, @name is a file of cowtrace's debugfs directory, or an
  * absolute path (a module parameter, say).
  */
-/* Read a whole file (static buffer); NULL on error. */
+/*
+ * Read a whole file into a static buffer (256 KiB; one thread at a
+ * time: threads use ct_slurp()); NULL and errno on error.
+ */
 const char *ct_read_file(const char *name);
+/*
+ * Read a whole file of any size into a buffer of its own (malloc(), the
+ * caller frees it), NUL-terminated; its length in *@len unless NULL.
+ * NULL and errno on error.
+ */
+char *ct_slurp(const char *name, size_t *len);
 /* open() the file @name; a descriptor or -errno. */
 int ct_open(const char *name, int flags);
 /* One write() of the string @text to the file @name; 0 or -errno. */
@@ -78,6 +92,13 @@ enum {
  */
 int ct_procs_header(char *line, int *map, int max);
 /*
+ * Parse the row @line (split in place) of a table whose header
+ * ct_procs_header() mapped to @map (@ncols columns) into @row, cleared
+ * first, found set.  Returns how many fields it read: fewer than @ncols
+ * for a short row.
+ */
+int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *row);
+/*
  * The first counter not in the mask @allowed whose value differs from
  * @a to @b (arrays of C_NCOLS; off or unsupported ones are skipped), or
  * -1 if none moved.
@@ -93,6 +114,8 @@ int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
 void ct_warm(void);
 /* Only the stack part of ct_warm(): 64 KiB below the caller. */
 void ct_warm_stack(void);
+/* Only the rseq part of ct_warm(), for each thread (see the library). */
+void ct_warm_rseq(void);
 
 /* Write (read) one byte every @step bytes of [p, p + len). */
 void ct_touch(char *p, size_t len, size_t step);

@@ -187,27 +187,72 @@ int ct_open(const char *name, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-const char *ct_read_file(const char *name)
+/*
+ * The one file reader: read @name into *@buf (*@cap bytes), growing it
+ * with realloc() if @grow, else stopping at its end.  The length read,
+ * or -errno (the read's, not close()'s).
+ */
+static ssize_t ct_read_all(const char *name, char **buf, size_t *cap, bool grow)
 {
 	ssize_t n, len = 0;
 	int fd = ct_open(name, O_RDONLY);
 
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	while ((n = read(fd, ct_buf + len, sizeof(ct_buf) - 1 - len)) > 0)
-		len += n;
-	if (n < 0) {
-		int err = errno;	/* the read's, not close()'s */
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		if (grow && *cap - len < 4096) {
+			size_t want = *cap ? *cap * 2 : 64 << 10;
+			char *more = realloc(*buf, want);
 
+			if (!more) {
+				close(fd);
+				return -ENOMEM;
+			}
+			*buf = more;
+			*cap = want;
+		}
+		n = read(fd, *buf + len, *cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	if (n < 0) {
+		n = -errno;
 		close(fd);
-		errno = err;
-		return NULL;
+		return n;
 	}
 	close(fd);
-	ct_buf[len] = '\0';
+	(*buf)[len] = '\0';
+	return len;
+}
+
+const char *ct_read_file(const char *name)
+{
+	char *buf = ct_buf;
+	size_t cap = sizeof(ct_buf);
+	ssize_t n = ct_read_all(name, &buf, &cap, false);
+
+	if (n < 0) {
+		errno = (int)-n;
+		return NULL;
+	}
 	return ct_buf;
+}
+
+char *ct_slurp(const char *name, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = ct_read_all(name, &buf, &cap, true);
+
+	if (n < 0) {
+		free(buf);
+		errno = (int)-n;
+		return NULL;
+	}
+	if (len)
+		*len = n;
+	return buf;
 }
 
 unsigned long long ct_value(const char *tok)
@@ -258,11 +303,45 @@ int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
 	return -1;
 }
 
+int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *r)
+{
+	char *tok, *save;
+	int col = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->found = true;
+	for (tok = strtok_r(line, " ", &save); tok && col < ncols;
+	     tok = strtok_r(NULL, " ", &save), col++) {
+		switch (map[col]) {
+		case CT_COL_OTHER:
+			break;
+		case CT_COL_PID:
+			r->pid = strtol(tok, NULL, 10);
+			break;
+		case CT_COL_PPID:
+			r->ppid = strtol(tok, NULL, 10);
+			break;
+		case CT_COL_COMM:
+			snprintf(r->comm, sizeof(r->comm), "%s", tok);
+			break;
+		case CT_COL_STATE:
+			snprintf(r->state, sizeof(r->state), "%s", tok);
+			break;
+		case CT_COL_INHERITED:
+			r->inherited = ct_value(tok);
+			break;
+		default:
+			r->v[map[col]] = ct_value(tok);
+		}
+	}
+	return col;
+}
+
 int ct_proc(pid_t pid, struct ct_row *row)
 {
 	int map[64], ncols;
 	const char *text = ct_read_file("procs");
-	char *save, *line, *tok, *tsave;
+	char *save, *line;
 
 	memset(row, 0, sizeof(*row));
 	if (!text)
@@ -273,33 +352,9 @@ int ct_proc(pid_t pid, struct ct_row *row)
 		return -EINVAL;
 	ncols = ct_procs_header(line, map, ARRAY_SIZE(map));
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		struct ct_row r = { .found = true };
-		int col = 0;
+		struct ct_row r;
 
-		for (tok = strtok_r(line, " ", &tsave); tok && col < ncols;
-		     tok = strtok_r(NULL, " ", &tsave), col++) {
-			switch (map[col]) {
-			case CT_COL_OTHER:
-				break;
-			case CT_COL_PID:
-				r.pid = strtol(tok, NULL, 10);
-				break;
-			case CT_COL_PPID:
-				r.ppid = strtol(tok, NULL, 10);
-				break;
-			case CT_COL_COMM:
-				snprintf(r.comm, sizeof(r.comm), "%s", tok);
-				break;
-			case CT_COL_STATE:
-				snprintf(r.state, sizeof(r.state), "%s", tok);
-				break;
-			case CT_COL_INHERITED:
-				r.inherited = ct_value(tok);
-				break;
-			default:
-				r.v[map[col]] = ct_value(tok);
-			}
-		}
+		ct_parse_row(line, map, ncols, &r);
 		if (r.pid != pid)
 			continue;
 		/* Prefer the live entry over an exited one of a reused pid. */
@@ -307,6 +362,17 @@ int ct_proc(pid_t pid, struct ct_row *row)
 			*row = r;
 	}
 	return row->found ? 0 : -ENOENT;
+}
+
+int ct_proc_or_zero(pid_t pid, struct ct_row *row)
+{
+	int err = ct_proc(pid, row);
+
+	if (err == -ENOENT) {
+		memset(row, 0, sizeof(*row));
+		return 0;
+	}
+	return err;
 }
 
 long long ct_stat(const char *name)
@@ -385,7 +451,7 @@ void ct_warm_stack(void)
  * copied the page first).  Write it now: rseq_cs is 0 outside a
  * restartable sequence, and glibc runs none.
  */
-static void ct_warm_rseq(void)
+void ct_warm_rseq(void)
 {
 	if (__rseq_size) {
 		struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() +

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for cowtrace's host-side scripts (sourced, not run).
+# shellcheck shell=bash
 
 ct_die() {
 	echo "cowtrace: $*" >&2
@@ -49,4 +50,69 @@ ct_resolve_kernel() {
 	done
 	[ -n "$best" ] || return 1
 	echo "$best"
+}
+
+# ct_result ok|fail NAME: print one TAP-like line and count it in the
+# caller's pass and fail (and failed_names, the names of the failures).
+ct_result() {
+	if [ "$1" = ok ]; then
+		pass=$((pass + 1))
+		echo "ok - $2"
+	else
+		fail=$((fail + 1))
+		failed_names+=("$2")
+		echo "not ok - $2"
+	fi
+}
+
+# ct_warning_free MAKE-ARGS...: build, printing the output; fails on a
+# failed build or on any compiler, modpost or sparse warning.
+ct_warning_free() {
+	local out rc
+	out=$(make --no-print-directory "$@" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -eq 0 ] || return 1
+	! echo "$out" | grep -E 'warning:|error:|WARNING:'
+}
+
+# ct_tap_tally TAP [EXPECTED-SKIP...]: count the numbered results of the
+# TAP file (kselftest lines "ok N name", "ok N name # SKIP why", "not ok
+# N name").  Sets tap_pass (passes, skips not included), tap_skip
+# (expected skips), tap_fail (failures, plus every skip of a test not
+# named in the list) and tap_failed (one line per failure, with its
+# name; an unexpected skip reads "unexpected skip: name # SKIP why").
+ct_tap_tally() {
+	local tap=$1 line rest name e expected
+	shift
+	tap_pass=0
+	tap_skip=0
+	tap_fail=0
+	tap_failed=()
+	[ -f "$tap" ] || return 0
+	while IFS= read -r line; do
+		case $line in
+		"not ok "[0-9]*)
+			tap_fail=$((tap_fail + 1))
+			tap_failed+=("$line")
+			;;
+		"ok "[0-9]*" # SKIP"*)
+			rest=${line#ok [0-9]* }
+			name=${rest%% # SKIP*}
+			expected=
+			for e in "$@"; do
+				[ "$e" = "$name" ] && expected=1
+			done
+			if [ -n "$expected" ]; then
+				tap_skip=$((tap_skip + 1))
+			else
+				tap_fail=$((tap_fail + 1))
+				tap_failed+=("unexpected skip: $rest")
+			fi
+			;;
+		"ok "[0-9]*)
+			tap_pass=$((tap_pass + 1))
+			;;
+		esac
+	done <"$tap"
 }

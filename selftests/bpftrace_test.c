@@ -177,51 +177,36 @@ static void log_table(void)
 static int bt_row(const char *table, pid_t pid, unsigned long long *v,
 		  unsigned long *cols)
 {
-	int map[C_NCOLS + 1], ncols = 0, col, c;
-	char *copy = strdup(table), *line, *tok, *save, *tsave;
+	char *copy = strdup(table), *line, *save;
+	int map[C_NCOLS + 1], ncols, col, err = 0;
+	struct ct_row r;
 
 	memset(v, 0, C_NCOLS * sizeof(*v));
 	*cols = 0;
 	if (!copy)
 		return -ENOMEM;
 	line = strtok_r(copy, "\n", &save);
-	tok = line ? strtok_r(line, " ", &tsave) : NULL;
-	if (!tok || strcmp(tok, "pid")) {
+	ncols = line ? ct_procs_header(line, map, ARRAY_SIZE(map)) : 0;
+	if (!ncols || map[0] != CT_COL_PID) {
 		free(copy);
 		return -EINVAL;
 	}
-	while ((tok = strtok_r(NULL, " ", &tsave)) && ncols < C_NCOLS + 1) {
-		map[ncols] = -1;
-		for (c = 0; c < C_NCOLS; c++) {
-			if (!strcmp(tok, ct_col_names[c])) {
-				map[ncols] = c;
-				*cols |= 1UL << c;
-			}
-		}
-		ncols++;
-	}
+	for (col = 1; col < ncols; col++)
+		if (map[col] >= 0 && map[col] < C_NCOLS)
+			*cols |= 1UL << map[col];
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		tok = strtok_r(line, " ", &tsave);
-		if (!tok || strtol(tok, NULL, 10) != pid)
+		int got = ct_parse_row(line, map, ncols, &r);
+
+		if (r.pid != pid)
 			continue;
-		for (col = 0; col < ncols; col++) {
-			tok = strtok_r(NULL, " ", &tsave);
-			if (!tok) {
-				free(copy);
-				return -EINVAL;
-			}
-			if (map[col] >= 0)
-				v[map[col]] = strtoull(tok, NULL, 10);
+		if (got < ncols) {
+			err = -EINVAL;
+			break;
 		}
+		memcpy(v, r.v, C_NCOLS * sizeof(*v));
 	}
 	free(copy);
-	return 0;
-}
-
-static void snap(pid_t pid, struct ct_row *row)
-{
-	if (ct_proc(pid, row) == -ENOENT)
-		memset(row, 0, sizeof(*row));
+	return err;
 }
 
 /*
@@ -344,8 +329,8 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	ASSERT_EQ(0, ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N));
 	child = ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
 	ASSERT_LT(0, child);
-	snap(parent, &pa);
-	snap(child, &ca);
+	ct_proc_or_zero(parent, &pa);
+	ct_proc_or_zero(child, &ca);
 
 	/* The subtree of this process: both puppets. */
 	snprintf(self_pid, sizeof(self_pid), "%d", getpid());
@@ -363,8 +348,8 @@ TEST_F_TIMEOUT(bpf, counts_equal_module, 240)
 	ASSERT_EQ(0, ct_puppet_do(&pp[1], CT_OP_WRITE, FBASE, FBASE + F));
 	ASSERT_EQ(0, ct_puppet_do(&pp[1], CT_OP_WRITE, FBASE + F, FBASE + 2 * F));
 
-	snap(parent, &pb);
-	snap(child, &cb);
+	ct_proc_or_zero(parent, &pb);
+	ct_proc_or_zero(child, &cb);
 	/* Without a command, SIGTERM (or SIGINT) ends the trace: status 0. */
 	EXPECT_EQ(0, bt_finish(&self->run, SIGTERM));
 	log_table();

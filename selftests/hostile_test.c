@@ -46,6 +46,19 @@ static const char *state(void)
 	return copy;
 }
 
+/* The inspect file's first line: its target ("pid: N"), or that it has none. */
+static const char *inspect_state(void)
+{
+	static char line[128];
+	const char *text = ct_read_file("inspect");
+
+	if (!text)
+		snprintf(line, sizeof(line), "(unreadable: %s)", strerror(errno));
+	else
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(text, "\n"), text);
+	return line;
+}
+
 FIXTURE(hostile) {
 	char before[256];
 };
@@ -76,6 +89,11 @@ TEST_F(hostile, bad_writes_fail_and_change_nothing)
 		{ "control", "filter cgroup", -EINVAL },
 		{ "control", "filter cgroup nope", -EINVAL },
 		{ "control", "RESET", -EINVAL },
+		{ "control", "bogus", -EINVAL },
+		{ "control", "filter pid -3", -EINVAL },
+		{ "control", "filter pid x", -EINVAL },
+		{ "control", "filter cgroup relative", -EINVAL },
+		{ "control", "filter cgroup /no-such-cgroup", -ENOENT },
 		{ "inspect", "", -EINVAL },
 		{ "inspect", "-5", -EINVAL },
 		{ "inspect", "0", -EINVAL },
@@ -85,9 +103,15 @@ TEST_F(hostile, bad_writes_fail_and_change_nothing)
 		{ "inspect", "2", -EINVAL },
 	};
 	static char big[64 * 1024];
-	char bin[32];
+	char bin[32], target[32], inspect_before[128];
 	size_t i;
 
+	/* A target first: a bad write taken for a pid would change it. */
+	snprintf(target, sizeof(target), "%d", getpid());
+	ASSERT_EQ(0, ct_write_file("inspect", target));
+	snprintf(inspect_before, sizeof(inspect_before), "%s", inspect_state());
+	snprintf(target, sizeof(target), "pid: %d", getpid());
+	ASSERT_STREQ(target, inspect_before);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		const char *name = bad[i].text;
 		size_t len = strlen(name);
@@ -107,11 +131,18 @@ TEST_F(hostile, bad_writes_fail_and_change_nothing)
 	EXPECT_EQ(-EINVAL, write_at("control", "enable", 6, 3));
 	EXPECT_EQ(-EINVAL, write_at("inspect", "1", 1, 1));
 	EXPECT_STREQ(self->before, state());
-	/* Good writes still work. */
+	EXPECT_STREQ(inspect_before, inspect_state());
+}
+
+/* The good writes that bad_writes_fail_and_change_nothing is measured against. */
+TEST_F(hostile, good_writes_take_effect)
+{
+	EXPECT_STREQ("write a pid to this file first", inspect_state());
 	EXPECT_EQ(0, ct_control("disable"));
 	EXPECT_NE(NULL, strstr(state(), "enabled: 0"));
 	EXPECT_EQ(0, ct_control("enable"));
 	EXPECT_EQ(0, write_at("inspect", "1", 1, 0));
+	EXPECT_STREQ("pid: 1", inspect_state());
 	EXPECT_STREQ(self->before, state());
 }
 
@@ -124,12 +155,12 @@ static void *hammer(void *arg)
 		ct_control(i % 2 ? "enable" : "reset");
 		ct_control(id % 2 ? "filter none" : "filter pid 1");
 		write_at("inspect", "1", 1, 0);
-		ct_read_file("procs");
+		free(ct_slurp("procs", NULL));	/* ct_read_file() is one thread's */
 	}
 	return NULL;
 }
 
-TEST_F(hostile, concurrent_writers)
+TEST_F(hostile, concurrent_commands_leave_consistent_state)
 {
 	pthread_t t[4];
 	long i;
@@ -144,7 +175,7 @@ TEST_F(hostile, concurrent_writers)
 }
 
 /* Random writes: only the valid commands may succeed. */
-TEST_F(hostile, fuzz_loop)
+TEST_F(hostile, random_writes_accept_only_valid_commands)
 {
 	static const char alphabet[] = "abcdefilnprstuvgmoy 0123456789-/\n\t\x01\xff";
 	unsigned int seed = 12345, ok = 0, i;
@@ -203,7 +234,7 @@ static const char *first_line(const char *path)
  * ERANGE beyond 32 bits, and leaves the value as it was.  An empty
  * write() never reaches them: sysfs returns 0 for it, changing nothing.
  */
-TEST_F(hostile, module_parameters)
+TEST_F(hostile, module_parameters_refuse_bad_values)
 {
 	static const struct { const char *param, *text; int err; } bad[] = {
 		{ "max_exited", "", 0 },
@@ -250,13 +281,19 @@ TEST_F(hostile, module_parameters)
 		EXPECT_STREQ(was[i], first_line(path));
 	}
 	EXPECT_STREQ(self->before, state());
+}
 
-	/* Good writes still work, and take effect. */
+/* Good values take effect (and are put back). */
+TEST_F(hostile, module_parameters_take_good_values)
+{
+	EXPECT_STREQ("1024", first_line(CT_PARAM "max_exited"));
+	EXPECT_STREQ("N", first_line(CT_PARAM "fork_scan"));
 	EXPECT_EQ(0, write_at(CT_PARAM "max_exited", "7\n", 2, 0));
 	EXPECT_STREQ("7", first_line(CT_PARAM "max_exited"));
 	EXPECT_EQ(0, write_at(CT_PARAM "fork_scan", "1", 1, 0));
 	EXPECT_STREQ("Y", first_line(CT_PARAM "fork_scan"));
 	EXPECT_EQ(0, write_at(CT_PARAM "max_exited", "1024", 4, 0));
+	EXPECT_STREQ("1024", first_line(CT_PARAM "max_exited"));
 	EXPECT_EQ(0, write_at(CT_PARAM "fork_scan", "N", 1, 0));
 	EXPECT_STREQ("N", first_line(CT_PARAM "fork_scan"));
 }

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -241,8 +242,7 @@ TEST_F(inspect, thp_pmd_then_split_by_cow)
 
 TEST_F(inspect, refuses_bad_targets)
 {
-	char cmd[32], big[100];
-	pid_t pid;
+	char big[100];
 
 	EXPECT_EQ(-EINVAL, ct_write_file("inspect", "0"));
 	EXPECT_EQ(-EINVAL, ct_write_file("inspect", "-1"));
@@ -253,8 +253,14 @@ TEST_F(inspect, refuses_bad_targets)
 	memset(big, '1', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	EXPECT_EQ(-E2BIG, ct_write_file("inspect", big));
+}
 
-	/* A process that exits after being chosen: reads fail, no crash. */
+/* A process that exits after being chosen: reads fail with ESRCH, no crash. */
+TEST_F(inspect, target_gone_after_chosen_fails_reads)
+{
+	char cmd[32];
+	pid_t pid;
+
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -274,7 +280,7 @@ TEST_F(inspect, refuses_bad_targets)
  * pid 1 is a user process like any other (here the guest's init, on a
  * real machine systemd): a complete report, its own pid in the header.
  */
-TEST_F(inspect, pid_1)
+TEST_F(inspect, init_reported_like_any_process)
 {
 	const char *text;
 
@@ -400,13 +406,28 @@ struct mid_walk {
 	int esrch;		/* reads that failed with ESRCH */
 	int straddled;		/* walks begun live, ended after the reap */
 	int straddled_esrch;	/* ... of which failed with ESRCH */
+	int walked_esrch;	/* ... and walked (hits: see target_exits_mid_walk) */
+	long long walk_ns;	/* CPU time of the shortest complete read */
+	long long esrch_ns;	/* CPU time of the longest straddling ESRCH */
 	int bad;		/* anything else: partial, other errno */
 	char why[128];
 	char buf[64 << 10];	/* the reader's: a report is a few KiB */
 };
 
-/* One read of inspect: 1 complete, 0 ESRCH, -1 anything else. */
-static int read_inspect(struct mid_walk *mw, int *walked)
+static long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * One read of inspect: 1 complete, 0 ESRCH, -1 anything else.  *@walked
+ * is the phase when the first read() returned, *@cpu_ns the reader
+ * thread's CPU time in it: the lookup, the walk and the report.
+ */
+static int read_inspect(struct mid_walk *mw, int *walked, long long *cpu_ns)
 {
 	size_t cap = sizeof(mw->buf) - 1, got = 0;
 	char want[32];
@@ -419,8 +440,12 @@ static int read_inspect(struct mid_walk *mw, int *walked)
 		return -1;
 	}
 	/* The first read() is the walk; later ones copy out its output. */
+	*cpu_ns = thread_cpu_ns();
 	n = read(fd, mw->buf, cap);
+	err = errno;
+	*cpu_ns = thread_cpu_ns() - *cpu_ns;
 	*walked = __atomic_load_n(&mw->phase, __ATOMIC_ACQUIRE);
+	errno = err;
 	while (n > 0) {
 		got += n;
 		n = got < cap ? read(fd, mw->buf + got, cap - got) : 0;
@@ -450,13 +475,16 @@ static void *mid_walk_reader(void *arg)
 
 	while (!__atomic_load_n(&mw->stop, __ATOMIC_ACQUIRE)) {
 		int before = __atomic_load_n(&mw->phase, __ATOMIC_ACQUIRE);
+		long long ns;
 		int after;
-		int r = read_inspect(mw, &after);
+		int r = read_inspect(mw, &after, &ns);
 
 		if (r < 0) {
 			__atomic_store_n(&mw->bad, 1, __ATOMIC_RELEASE);
 			break;
 		}
+		if (r && (!mw->walk_ns || ns < mw->walk_ns))
+			mw->walk_ns = ns;
 		if (r)
 			__atomic_add_fetch(&mw->complete, 1, __ATOMIC_RELEASE);
 		else
@@ -464,6 +492,14 @@ static void *mid_walk_reader(void *arg)
 		if (before == PH_LIVE && after == PH_REAPED) {
 			mw->straddled++;
 			mw->straddled_esrch += !r;
+			if (!r && ns > mw->esrch_ns)
+				mw->esrch_ns = ns;
+			/*
+			 * It walked: at least half the CPU time of a whole
+			 * walk (two completed before the kill).  A lookup that
+			 * found the target gone costs microseconds.
+			 */
+			mw->walked_esrch += !r && mw->walk_ns && 2 * ns >= mw->walk_ns;
 		}
 	}
 	return NULL;
@@ -475,15 +511,20 @@ static void *mid_walk_reader(void *arg)
  * user and fails the read with ESRCH rather than report a dead process
  * (and its mmput() tears the address space down, in the reader).  Every
  * read is a whole report or ESRCH: nothing partial, no other error.
- * Tried until a walk that began before the kill and ended after the
- * reap failed with ESRCH (the exit happened mid-walk), 20 times at most:
- * a trial misses when the walk ends before the reap (one to three trials
- * sufficed, measured).  A module that skipped its last-user check would
- * print the dead process instead: no trial would hit.
+ *
+ * A hit is a read that began before the kill, ended after the reap,
+ * failed with ESRCH, and took at least half the reader's CPU time of a
+ * whole walk measured in the same trial: so it found the target and
+ * walked, and the ESRCH came from the last-user check after the walk.
+ * An ESRCH from the lookup itself (the target already gone when the
+ * read began in the kernel) costs microseconds and is not a hit.  Tried
+ * until a hit, 20 times at most: a trial misses when the walk ends
+ * before the reap.  A module without its last-user check prints the
+ * dead process instead: no trial can hit (tried: 0 hits in 20 trials).
  */
 TEST_F_TIMEOUT(inspect, target_exits_mid_walk, 300)
 {
-	int trial, straddled = 0, hits = 0;
+	int trial, straddled = 0, esrch = 0, hits = 0;
 
 	for (trial = 0; trial < 20 && !hits; trial++) {
 		struct mid_walk mw = { 0 };
@@ -532,10 +573,13 @@ TEST_F_TIMEOUT(inspect, target_exits_mid_walk, 300)
 		EXPECT_LE(2, mw.complete);
 		EXPECT_LE(2, mw.esrch);
 		straddled += mw.straddled;
-		hits += mw.straddled_esrch;
+		esrch += mw.straddled_esrch;
+		hits += mw.walked_esrch;
+		TH_LOG("trial %d: whole walk %lld us CPU, straddling ESRCH %lld us",
+		       trial, mw.walk_ns / 1000, mw.esrch_ns / 1000);
 	}
-	TH_LOG("%d trials, %d reads spanned the exit, %d failed with ESRCH",
-	       trial, straddled, hits);
+	TH_LOG("%d trials, %d reads spanned the exit, %d failed with ESRCH, %d after a walk",
+	       trial, straddled, esrch, hits);
 	EXPECT_LE(1, hits);
 }
 

@@ -15,21 +15,21 @@
 #include "kselftest_harness.h"
 #include "cowtrace_test.h"
 
-static char *slurp(const char *path)
-{
-	static char buf[1 << 20];
-	size_t n;
-	FILE *f = fopen(path, "r");
+FIXTURE(lifecycle) {
+};
 
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strdup(buf);
+FIXTURE_SETUP(lifecycle)
+{
 }
 
-TEST(load_creates_debugfs)
+/* After a failed assertion too: leave the module unloaded. */
+FIXTURE_TEARDOWN(lifecycle)
+{
+	if (ct_loaded())
+		EXPECT_EQ(0, ct_unload());
+}
+
+TEST_F(lifecycle, load_creates_debugfs)
 {
 	static const struct { const char *name; mode_t mode; } files[] = {
 		{ "stats", 0400 }, { "procs", 0400 }, { "mapcount", 0400 },
@@ -58,22 +58,22 @@ TEST(load_creates_debugfs)
 	ASSERT_EQ(0, ct_unload());
 }
 
-TEST(unload_leaves_nothing)
+TEST_F(lifecycle, unload_leaves_nothing)
 {
 	char *before, *after;
 
 	if (ct_loaded())
 		ASSERT_EQ(0, ct_unload());
-	before = slurp("/sys/kernel/debug/kprobes/list");
+	before = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
 	ASSERT_NE(NULL, before);
 	ASSERT_EQ(0, ct_load(""));
-	after = slurp("/sys/kernel/debug/kprobes/list");
+	after = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
 	ASSERT_NE(NULL, after);
 	/* The module attached its kprobes ... */
 	EXPECT_NE(NULL, strstr(after, "do_wp_page"));
 	ASSERT_EQ(0, ct_unload());
 	free(after);
-	after = slurp("/sys/kernel/debug/kprobes/list");
+	after = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
 	ASSERT_NE(NULL, after);
 	/* ... and took every one of them away. */
 	EXPECT_STREQ(before, after);
@@ -101,7 +101,7 @@ TEST(version_is_dkms_conf_version)
 	fclose(f);
 	ASSERT_NE(0, want[0]) TH_LOG("no PACKAGE_VERSION in dkms.conf");
 	ASSERT_EQ(0, ct_load(""));
-	text = slurp("/sys/module/cowtrace/version");
+	text = ct_slurp("/sys/module/cowtrace/version", NULL);
 	ASSERT_NE(NULL, text);
 	text[strcspn(text, "\n")] = '\0';
 	EXPECT_STREQ(want, text);
@@ -109,7 +109,8 @@ TEST(version_is_dkms_conf_version)
 	ASSERT_EQ(0, ct_unload());
 }
 
-TEST(reload_cycles)
+/* Each cycle registers and removes every probe: seconds under TCG. */
+TEST_F_TIMEOUT(lifecycle, reload_cycles, 300)
 {
 	int i;
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "cowtrace_test.h"
@@ -21,6 +22,9 @@
 
 struct results {
 	int n;
+	int plan;			/* N of the plan line "1..N"; -1 if none */
+	int not_ok;
+	int status;			/* the binary's wait status */
 	char *line[MAX_RESULTS];	/* "ok|not ok <desc> [# SKIP|XFAIL]" */
 };
 
@@ -33,16 +37,23 @@ static int run_cow(struct results *r)
 	if (!f)
 		return -errno;
 	r->n = 0;
+	r->plan = -1;
+	r->not_ok = 0;
 	while (fgets(buf, sizeof(buf), f) && r->n < MAX_RESULTS) {
 		char *p = buf, *rest;
 		const char *status;
 
+		if (!strncmp(p, "1..", 3)) {
+			r->plan = atoi(p + 3);
+			continue;
+		}
 		if (!strncmp(p, "ok ", 3)) {
 			status = "ok";
 			p += 3;
 		} else if (!strncmp(p, "not ok ", 7)) {
 			status = "not ok";
 			p += 7;
+			r->not_ok++;
 		} else {
 			continue;
 		}
@@ -51,45 +62,73 @@ static int run_cow(struct results *r)
 		if (asprintf(&r->line[r->n++], "%s%s", status, rest) < 0)
 			return -ENOMEM;
 	}
-	return pclose(f) == -1 ? -errno : 0;
+	r->status = pclose(f);
+	return r->status == -1 ? -errno : 0;
 }
 
-static void set_hugepages(const char *n)
+/*
+ * The upstream binary reserves nothing itself: it needs free hugetlb
+ * pages, and it changes THP's settings (restoring them only if it ends
+ * well).  Both are saved here and put back in the teardown.
+ */
+FIXTURE(upstream) {
+	struct ct_setting hugepages;
+	struct ct_thp_settings thp;
+};
+
+FIXTURE_SETUP(upstream)
 {
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
-
-	if (f) {
-		fputs(n, f);
-		fclose(f);
-	}
+	ASSERT_EQ(0, ct_setting_save(&self->hugepages, "/proc/sys/vm/nr_hugepages"));
+	ct_thp_save(&self->thp);
+	ASSERT_EQ(0, ct_write_file("/proc/sys/vm/nr_hugepages", "4"));
 }
 
-TEST(same_results_with_and_without_cowtrace)
+FIXTURE_TEARDOWN(upstream)
+{
+	EXPECT_EQ(0, ct_thp_restore(&self->thp));
+	EXPECT_EQ(0, ct_setting_restore(&self->hugepages));
+	if (ct_loaded())
+		EXPECT_EQ(0, ct_unload());
+}
+
+/* A run is whole: exited by itself, its status as its results say, all planned results. */
+static void check_run(struct __test_metadata *_metadata, const char *name,
+		      const struct results *r)
+{
+	EXPECT_TRUE(WIFEXITED(r->status)) TH_LOG("%s: wait status %#x", name, r->status);
+	EXPECT_EQ(r->not_ok ? 1 : 0, WEXITSTATUS(r->status)) TH_LOG("%s", name);
+	EXPECT_LT(0, r->n) TH_LOG("%s", name);
+	EXPECT_EQ(r->plan, r->n) TH_LOG("%s: plan 1..%d", name, r->plan);
+}
+
+TEST_F_TIMEOUT(upstream, same_results_with_and_without_cowtrace, 600)
 {
 	static struct results without, with;
-	long long copies, reuses;
+	long long copies, reuses, thp_splits, hugetlb_copies;
 	int i, diffs = 0;
 
-	if (access(COW_BIN, X_OK))
-		SKIP(return, "%s not built", COW_BIN);
-	set_hugepages("4");
+	ASSERT_EQ(0, access(COW_BIN, X_OK)) TH_LOG("%s not built", COW_BIN);
 	if (ct_loaded())
 		ASSERT_EQ(0, ct_unload());
 	ASSERT_EQ(0, run_cow(&without));
-	ASSERT_LT(0, without.n);
+	check_run(_metadata, "without cowtrace", &without);
 
 	ASSERT_EQ(0, ct_load(""));
 	ASSERT_EQ(0, run_cow(&with));
 	copies = ct_stat("copies");
 	reuses = ct_stat("reuses");
-	TH_LOG("upstream cow: %d results", with.n);
+	thp_splits = ct_stat("thp_splits");
+	hugetlb_copies = ct_stat("hugetlb_copies");
+	TH_LOG("upstream cow: %d results, %d not ok", with.n, with.not_ok);
 	TH_LOG("counted: copies %lld reuses %lld unshares %lld", copies, reuses,
 	       ct_stat("unshares"));
-	TH_LOG("counted: thp_splits %lld hugetlb_copies %lld",
-	       ct_stat("thp_splits"), ct_stat("hugetlb_copies"));
+	TH_LOG("counted: thp_splits %lld thp_reuses %lld hugetlb_copies %lld",
+	       thp_splits, ct_stat("thp_reuses"), hugetlb_copies);
 	ASSERT_EQ(0, ct_unload());
+	check_run(_metadata, "with cowtrace", &with);
 
 	ASSERT_EQ(without.n, with.n);
+	EXPECT_EQ(without.status, with.status);
 	for (i = 0; i < without.n && i < with.n; i++) {
 		if (strcmp(without.line[i], with.line[i])) {
 			diffs++;
@@ -100,6 +139,11 @@ TEST(same_results_with_and_without_cowtrace)
 	EXPECT_EQ(0, diffs);
 	EXPECT_LT(0, copies);
 	EXPECT_LT(0, reuses);
+	/* Its hugetlb cases write shared huge pages: each a whole-page copy. */
+	EXPECT_LT(0, hugetlb_copies);
+	/* Its THP cases write shared PMDs (no THP under PREEMPT_RT: unsupported). */
+	EXPECT_TRUE(ct_have_thp() ? thp_splits > 0 : thp_splits == (long long)CT_UNSET)
+		TH_LOG("thp_splits %lld", thp_splits);
 }
 
 TEST_HARNESS_MAIN

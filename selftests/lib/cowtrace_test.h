@@ -45,6 +45,11 @@ bool ct_loaded(void);
 
 /* Read the row of process @pid (the live one if several) into @row. */
 int ct_proc(pid_t pid, struct ct_row *row);
+/*
+ * ct_proc(), but a process without a row reads all zero: a process
+ * appears in procs at its first event.  0, or ct_proc()'s other errors.
+ */
+int ct_proc_or_zero(pid_t pid, struct ct_row *row);
 /* Value of "name: value" in stats; CT_UNSET if off/unsupported, -1 absent. */
 long long ct_stat(const char *name);
 /* Write @cmd to the control file; 0 or -errno. */
@@ -53,8 +58,17 @@ int ct_control(const char *cmd);
  * In these four, @name is a file of cowtrace's debugfs directory, or an
  * absolute path (a module parameter, say).
  */
-/* Read a whole file (static buffer); NULL on error. */
+/*
+ * Read a whole file into a static buffer (256 KiB; one thread at a
+ * time: threads use ct_slurp()); NULL and errno on error.
+ */
 const char *ct_read_file(const char *name);
+/*
+ * Read a whole file of any size into a buffer of its own (malloc(), the
+ * caller frees it), NUL-terminated; its length in *@len unless NULL.
+ * NULL and errno on error.
+ */
+char *ct_slurp(const char *name, size_t *len);
 /* open() the file @name; a descriptor or -errno. */
 int ct_open(const char *name, int flags);
 /* One write() of the string @text to the file @name; 0 or -errno. */
@@ -78,6 +92,13 @@ enum {
  */
 int ct_procs_header(char *line, int *map, int max);
 /*
+ * Parse the row @line (split in place) of a table whose header
+ * ct_procs_header() mapped to @map (@ncols columns) into @row, cleared
+ * first, found set.  Returns how many fields it read: fewer than @ncols
+ * for a short row.
+ */
+int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *row);
+/*
  * The first counter not in the mask @allowed whose value differs from
  * @a to @b (arrays of C_NCOLS; off or unsupported ones are skipped), or
  * -1 if none moved.
@@ -93,6 +114,8 @@ int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
 void ct_warm(void);
 /* Only the stack part of ct_warm(): 64 KiB below the caller. */
 void ct_warm_stack(void);
+/* Only the rseq part of ct_warm(), for each thread (see the library). */
+void ct_warm_rseq(void);
 
 /* Write (read) one byte every @step bytes of [p, p + len). */
 void ct_touch(char *p, size_t len, size_t step);
@@ -113,6 +136,37 @@ size_t ct_page_size(void);
  * counters read "unsupported".
  */
 bool ct_have_thp(void);
+
+/*
+ * A global setting (a sysctl or sysfs file, e.g. /proc/sys/vm/nr_hugepages
+ * or THP's "enabled"), saved before a test changes it and written back
+ * in its teardown.  The value kept is the file's first line, or the word
+ * in brackets for a choice file ("always [madvise] never").
+ */
+struct ct_setting {
+	char path[192];
+	char value[64];
+	bool saved;
+};
+
+/* Save @path into @s; 0, or -errno (then restoring does nothing). */
+int ct_setting_save(struct ct_setting *s, const char *path);
+/* Write the saved value back; 0 (or nothing saved), or -errno. */
+int ct_setting_restore(struct ct_setting *s);
+
+/*
+ * THP's global settings: enabled, defrag and each size's enabled; saved
+ * and restored together.  Nothing is saved on a kernel without THP.
+ */
+#define CT_THP_SETTINGS 16
+struct ct_thp_settings {
+	struct ct_setting s[CT_THP_SETTINGS];
+	int n;
+};
+
+void ct_thp_save(struct ct_thp_settings *t);
+/* 0, or the first -errno of a failed write. */
+int ct_thp_restore(struct ct_thp_settings *t);
 
 /* djb2 hash of [p, p + len), to tell whether a file changed. */
 unsigned long ct_checksum(const char *p, size_t len);
@@ -145,9 +199,14 @@ enum ct_op {
 void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
 /* Fork puppet 0 from the observer; returns its pid. */
 pid_t ct_puppet_start(struct ct_puppet *p);
-/* Have puppet @p do @op; returns its answer (a pid for CT_OP_FORK). */
-long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b);
-long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
+/*
+ * ct_puppet_do(p, op, a, b[, c]): have puppet @p do @op with arguments
+ * @a, @b and @c (0 when left out: only CT_OP_MADVISE uses it); returns
+ * its answer (a pid for CT_OP_FORK).
+ */
+long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
+#define ct_puppet_do(p, op, a, b, ...) \
+	ct_puppet_cmd((p), (op), (a), (b), __VA_ARGS__ + 0)
 
 #ifdef TEST_HARNESS_MAIN
 #include <stdlib.h>

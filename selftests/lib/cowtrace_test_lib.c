@@ -2,6 +2,7 @@
 /*
  * Helpers shared by cowtrace's selftests (see cowtrace_test.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,6 +51,87 @@ size_t ct_page_size(void)
 bool ct_have_thp(void)
 {
 	return access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+}
+
+int ct_setting_save(struct ct_setting *s, const char *path)
+{
+	char buf[256], *b, *e;
+	ssize_t n;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	b = strchr(buf, '[');
+	e = b ? strchr(b, ']') : NULL;
+	if (b && e) {
+		b++;
+		*e = '\0';
+	} else {
+		b = buf;
+		b[strcspn(b, "\n")] = '\0';
+	}
+	snprintf(s->value, sizeof(s->value), "%.*s", (int)sizeof(s->value) - 1, b);
+	s->saved = true;
+	return 0;
+}
+
+int ct_setting_restore(struct ct_setting *s)
+{
+	if (!s->saved)
+		return 0;
+	s->saved = false;
+	return ct_write_file(s->path, s->value);
+}
+
+void ct_thp_save(struct ct_thp_settings *t)
+{
+	static const char *const top[] = { "enabled", "defrag" };
+	const char *dir = "/sys/kernel/mm/transparent_hugepage";
+	char path[192];
+	struct dirent *d;
+	DIR *dp;
+	size_t i;
+
+	t->n = 0;
+	if (!ct_have_thp())
+		return;
+	for (i = 0; i < ARRAY_SIZE(top); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, top[i]);
+		if (!ct_setting_save(&t->s[t->n], path))
+			t->n++;
+	}
+	/* Each size's own "enabled" (6.8 and later: hugepages-<size>kB). */
+	dp = opendir(dir);
+	while (dp && (d = readdir(dp)) && t->n < CT_THP_SETTINGS) {
+		if (strncmp(d->d_name, "hugepages-", 10))
+			continue;
+		snprintf(path, sizeof(path), "%s/%.64s/enabled", dir, d->d_name);
+		if (!ct_setting_save(&t->s[t->n], path))
+			t->n++;
+	}
+	if (dp)
+		closedir(dp);
+}
+
+int ct_thp_restore(struct ct_thp_settings *t)
+{
+	int i, err, ret = 0;
+
+	for (i = 0; i < t->n; i++) {
+		err = ct_setting_restore(&t->s[i]);
+		if (err && !ret)
+			ret = err;
+	}
+	t->n = 0;
+	return ret;
 }
 
 static const char *ct_module_path(void)
@@ -105,27 +187,72 @@ int ct_open(const char *name, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-const char *ct_read_file(const char *name)
+/*
+ * The one file reader: read @name into *@buf (*@cap bytes), growing it
+ * with realloc() if @grow, else stopping at its end.  The length read,
+ * or -errno (the read's, not close()'s).
+ */
+static ssize_t ct_read_all(const char *name, char **buf, size_t *cap, bool grow)
 {
 	ssize_t n, len = 0;
 	int fd = ct_open(name, O_RDONLY);
 
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	while ((n = read(fd, ct_buf + len, sizeof(ct_buf) - 1 - len)) > 0)
-		len += n;
-	if (n < 0) {
-		int err = errno;	/* the read's, not close()'s */
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		if (grow && *cap - len < 4096) {
+			size_t want = *cap ? *cap * 2 : 64 << 10;
+			char *more = realloc(*buf, want);
 
+			if (!more) {
+				close(fd);
+				return -ENOMEM;
+			}
+			*buf = more;
+			*cap = want;
+		}
+		n = read(fd, *buf + len, *cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	if (n < 0) {
+		n = -errno;
 		close(fd);
-		errno = err;
-		return NULL;
+		return n;
 	}
 	close(fd);
-	ct_buf[len] = '\0';
+	(*buf)[len] = '\0';
+	return len;
+}
+
+const char *ct_read_file(const char *name)
+{
+	char *buf = ct_buf;
+	size_t cap = sizeof(ct_buf);
+	ssize_t n = ct_read_all(name, &buf, &cap, false);
+
+	if (n < 0) {
+		errno = (int)-n;
+		return NULL;
+	}
 	return ct_buf;
+}
+
+char *ct_slurp(const char *name, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = ct_read_all(name, &buf, &cap, true);
+
+	if (n < 0) {
+		free(buf);
+		errno = (int)-n;
+		return NULL;
+	}
+	if (len)
+		*len = n;
+	return buf;
 }
 
 unsigned long long ct_value(const char *tok)
@@ -176,11 +303,45 @@ int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
 	return -1;
 }
 
+int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *r)
+{
+	char *tok, *save;
+	int col = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->found = true;
+	for (tok = strtok_r(line, " ", &save); tok && col < ncols;
+	     tok = strtok_r(NULL, " ", &save), col++) {
+		switch (map[col]) {
+		case CT_COL_OTHER:
+			break;
+		case CT_COL_PID:
+			r->pid = strtol(tok, NULL, 10);
+			break;
+		case CT_COL_PPID:
+			r->ppid = strtol(tok, NULL, 10);
+			break;
+		case CT_COL_COMM:
+			snprintf(r->comm, sizeof(r->comm), "%s", tok);
+			break;
+		case CT_COL_STATE:
+			snprintf(r->state, sizeof(r->state), "%s", tok);
+			break;
+		case CT_COL_INHERITED:
+			r->inherited = ct_value(tok);
+			break;
+		default:
+			r->v[map[col]] = ct_value(tok);
+		}
+	}
+	return col;
+}
+
 int ct_proc(pid_t pid, struct ct_row *row)
 {
 	int map[64], ncols;
 	const char *text = ct_read_file("procs");
-	char *save, *line, *tok, *tsave;
+	char *save, *line;
 
 	memset(row, 0, sizeof(*row));
 	if (!text)
@@ -191,33 +352,9 @@ int ct_proc(pid_t pid, struct ct_row *row)
 		return -EINVAL;
 	ncols = ct_procs_header(line, map, ARRAY_SIZE(map));
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		struct ct_row r = { .found = true };
-		int col = 0;
+		struct ct_row r;
 
-		for (tok = strtok_r(line, " ", &tsave); tok && col < ncols;
-		     tok = strtok_r(NULL, " ", &tsave), col++) {
-			switch (map[col]) {
-			case CT_COL_OTHER:
-				break;
-			case CT_COL_PID:
-				r.pid = strtol(tok, NULL, 10);
-				break;
-			case CT_COL_PPID:
-				r.ppid = strtol(tok, NULL, 10);
-				break;
-			case CT_COL_COMM:
-				snprintf(r.comm, sizeof(r.comm), "%s", tok);
-				break;
-			case CT_COL_STATE:
-				snprintf(r.state, sizeof(r.state), "%s", tok);
-				break;
-			case CT_COL_INHERITED:
-				r.inherited = ct_value(tok);
-				break;
-			default:
-				r.v[map[col]] = ct_value(tok);
-			}
-		}
+		ct_parse_row(line, map, ncols, &r);
 		if (r.pid != pid)
 			continue;
 		/* Prefer the live entry over an exited one of a reused pid. */
@@ -225,6 +362,17 @@ int ct_proc(pid_t pid, struct ct_row *row)
 			*row = r;
 	}
 	return row->found ? 0 : -ENOENT;
+}
+
+int ct_proc_or_zero(pid_t pid, struct ct_row *row)
+{
+	int err = ct_proc(pid, row);
+
+	if (err == -ENOENT) {
+		memset(row, 0, sizeof(*row));
+		return 0;
+	}
+	return err;
 }
 
 long long ct_stat(const char *name)
@@ -303,7 +451,7 @@ void ct_warm_stack(void)
  * copied the page first).  Write it now: rseq_cs is 0 outside a
  * restartable sequence, and glibc runs none.
  */
-static void ct_warm_rseq(void)
+void ct_warm_rseq(void)
 {
 	if (__rseq_size) {
 		struct rseq *rs = (struct rseq *)((char *)__builtin_thread_pointer() +
@@ -513,12 +661,7 @@ static void ct_wait_exited(pid_t pid)
 	fprintf(stderr, "# puppet %d did not exit\n", pid);
 }
 
-long ct_puppet_do(struct ct_puppet *p, enum ct_op op, long a, long b)
-{
-	return ct_puppet_do3(p, op, a, b, 0);
-}
-
-long ct_puppet_do3(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
+long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c)
 {
 	struct ct_msg m = { .op = op, .a = a, .b = b, .c = c };
 	struct pollfd pfd = { .fd = p->ack[0], .events = POLLIN };

@@ -91,26 +91,6 @@ static void storm(pthread_t *t, bool start)
 		pthread_join(t[i], NULL);
 }
 
-static char *slurp(const char *path)
-{
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap);
-	FILE *f = fopen(path, "r");
-
-	if (!f || !buf)
-		return NULL;
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-		}
-	}
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
 struct mem {
 	long slab, vmalloc, percpu;
 };
@@ -133,7 +113,7 @@ static struct mem measure(void)
 		fputs("3\n", f);
 		fclose(f);
 	}
-	text = slurp("/proc/meminfo");
+	text = ct_slurp("/proc/meminfo", NULL);
 	m.slab = text ? meminfo(text, "\nSlab:") : -1;
 	m.vmalloc = text ? meminfo(text, "\nVmallocUsed:") : -1;
 	m.percpu = text ? meminfo(text, "\nPercpu:") : -1;
@@ -161,7 +141,7 @@ static int cycle(long n, const char *probes_before)
 	if (ct_loaded() || !access(CT_DIR, F_OK) ||
 	    !access("/sys/module/cowtrace", F_OK))
 		return -EEXIST;
-	list = slurp("/sys/kernel/debug/kprobes/list");
+	list = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
 	ret = list && !strcmp(list, probes_before) ? 0 : -EBUSY;
 	free(list);
 	return ret;
@@ -188,7 +168,7 @@ TEST_F_TIMEOUT(unload, load_unload_under_fork_storm, 3600)
 
 	if (ct_loaded())
 		ASSERT_EQ(0, ct_unload());
-	before = slurp("/sys/kernel/debug/kprobes/list");
+	before = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
 	ASSERT_NE(NULL, before);
 
 	storm(t, true);

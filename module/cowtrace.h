@@ -130,6 +130,7 @@ extern bool ct_enabled;
 int ct_probes_init(void);
 void ct_probes_exit(void);
 bool ct_counter_supported(enum ct_counter c);
+int ct_probes_set_fork_scan(bool on);
 u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
 

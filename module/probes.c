@@ -74,9 +74,13 @@ static bool ct_legacy;
 module_param_named(legacy_probes, ct_legacy, bool, 0400);
 MODULE_PARM_DESC(legacy_probes, "Observe write faults with the older, costlier kretprobe plan (default off)");
 
+static bool ct_shadow;
+module_param_named(shadow, ct_shadow, bool, 0400);
+MODULE_PARM_DESC(shadow, "Also run the older plan, counting apart, and show both in probes (a check; default off)");
+
 /* ---- per-task in-flight fault context ---------------------------------- */
 
-enum ct_ctx_kind { CT_CTX_WP = 1, CT_CTX_THP, CT_CTX_HUGETLB };
+enum ct_ctx_kind { CT_CTX_WP = 1, CT_CTX_WP_OLD, CT_CTX_THP, CT_CTX_HUGETLB };
 enum ct_old { CT_OLD_ANON, CT_OLD_ZERO, CT_OLD_FILE };
 
 struct ct_ctx {
@@ -144,30 +148,22 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 NOKPROBE_SYMBOL(ct_ctx_claim);
 
 /*
- * The current task's in-flight fault, or NULL.  Called for every hit of
- * the inner probes, most of them outside any tracked fault: it reads at
- * most CT_CTX_PROBES slots.
+ * The current task's in-flight fault of @kind (0: any), or NULL.  Called
+ * for every hit of the inner probes, most of them outside any tracked
+ * fault: it reads at most CT_CTX_PROBES slots.  Only the owner reads a
+ * slot's kind, so it needs no ordering.
  */
-static struct ct_ctx *ct_ctx_mine(void)
+static struct ct_ctx *ct_ctx_find(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c;
 
 	for (i = 0; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
-		if (READ_ONCE(c->task) == current)
+		if (READ_ONCE(c->task) == current && (!kind || c->kind == kind))
 			return c;
 	}
 	return NULL;
-}
-
-NOKPROBE_SYMBOL(ct_ctx_mine);
-
-static struct ct_ctx *ct_ctx_find(u8 kind)
-{
-	struct ct_ctx *c = ct_ctx_mine();
-
-	return c && c->kind == kind ? c : NULL;
 }
 
 NOKPROBE_SYMBOL(ct_ctx_find);
@@ -355,6 +351,39 @@ NOKPROBE_SYMBOL(ct_hit);
 
 /* ---- write-protect fault: shared by both plans ------------------------- */
 
+/* With shadow=1, each plan's write-fault outcomes, counted apart. */
+enum ct_shadow_out {
+	CT_S_COPY, CT_S_ZERO_FILL, CT_S_FILE_COPY, CT_S_UNSHARE, CT_S_REUSE,
+	CT_S_SHARED_WRITE, CT_S_RACE, CT_NR_SHADOW
+};
+
+static const char *const ct_shadow_names[CT_NR_SHADOW] = {
+	"copies", "zero_fills", "file_copies", "unshares", "reuses",
+	"shared_writes", "cow_races",
+};
+
+struct ct_shadow_ctr {
+	u64 n[2][CT_NR_SHADOW];		/* [0] default plan, [1] older plan */
+};
+
+static DEFINE_PER_CPU(struct ct_shadow_ctr, ct_shadow_ctr);
+
+/*
+ * Note outcome @o of fault @c for the shadow comparison; true if it is
+ * the shadowing older plan's, which counts nothing else.
+ */
+static bool ct_shadowed(struct ct_ctx *c, enum ct_shadow_out o)
+{
+	bool old = c->kind == CT_CTX_WP_OLD;
+
+	if (!READ_ONCE(ct_shadow))
+		return false;
+	this_cpu_inc(ct_shadow_ctr.n[old][o]);
+	return old;
+}
+
+NOKPROBE_SYMBOL(ct_shadowed);
+
 /* Record the old PTE's page; do_wp_page() holds the page-table lock. */
 static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 {
@@ -387,6 +416,10 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 {
 	enum ct_outcome o;
 
+	if (ct_shadowed(c, c->unshare ? CT_S_UNSHARE :
+			   c->old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
+			   c->old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
+		return;
 	if (c->unshare) {
 		ct_account(p, CT_UNSHARES, 1);
 		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
@@ -414,6 +447,8 @@ static void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
 {
 	enum ct_outcome o;
 
+	if (ct_shadowed(c, c->shared_vma ? CT_S_SHARED_WRITE : CT_S_REUSE))
+		return;
 	if (c->shared_vma) {
 		ct_account(p, CT_SHARED_WRITES, 1);
 		o = CT_OUT_SHARED_WRITE;
@@ -429,6 +464,8 @@ NOKPROBE_SYMBOL(ct_wp_count_reuse);
 
 static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
 {
+	if (ct_shadowed(c, CT_S_RACE))
+		return;
 	ct_account(p, CT_COW_RACES, 1);
 	ct_hist_add(CT_OUT_RACE, c->mapcount, c->refcount,
 		    ktime_get_mono_fast_ns() - c->t0);
@@ -446,7 +483,7 @@ static int ct_wp_entry_pre(struct kprobe *kp, struct pt_regs *regs)
 	if (!ct_hit(CT_P_WP_ENTRY))
 		return 0;
 	/* A slot left by a fault that failed or was retried is reused. */
-	c = ct_ctx_mine();
+	c = ct_ctx_find(CT_CTX_WP);
 	if (c)
 		ct_ctx_init(c, CT_CTX_WP);
 	else
@@ -557,7 +594,7 @@ static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!ct_hit(CT_P_WP_LEGACY))
 		return 1;
-	c = ct_ctx_claim(CT_CTX_WP);
+	c = ct_ctx_claim(CT_CTX_WP_OLD);
 	if (!c)
 		return 1;
 	ct_wp_record(c, vmf);
@@ -586,7 +623,7 @@ static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ct_ctx *c;
 
 	ct_hit(CT_P_WP_LEGACY);
-	c = ct_ctx_find(CT_CTX_WP);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
 	if (!c)
 		return 0;
 	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs),
@@ -603,7 +640,7 @@ static int ct_copy_path_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct ct_ctx *c;
 
 	ct_hit(CT_P_COPY_PATH);
-	c = ct_ctx_find(CT_CTX_WP);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
 	if (c)
 		c->copy_path = true;
 	return 0;
@@ -617,7 +654,7 @@ static int ct_new_anon_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct ct_ctx *c;
 
 	ct_hit(CT_P_NEW_ANON);
-	c = ct_ctx_find(CT_CTX_WP);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
 	if (c)
 		c->committed = true;
 	return 0;
@@ -827,12 +864,10 @@ static void ct_tp_exit(void *data, struct task_struct *task)
 	struct ct_ctx *c;
 
 	ct_hit(CT_P_TP_EXIT);
-	/* A slot a failed or retried fault left behind. */
-	if (task == current) {
-		c = ct_ctx_mine();
-		if (c)
+	/* Slots a failed or retried fault left behind. */
+	if (task == current)
+		while ((c = ct_ctx_find(0)))
 			ct_ctx_release(c);
-	}
 	ct_proc_exit(task);
 }
 
@@ -983,9 +1018,11 @@ static int ct_attach(struct ct_probe *pr)
 		if (!pr->tp)
 			return -ENOENT;
 		err = tracepoint_probe_register(pr->tp, pr->tp_func, NULL);
-		if (!err)
-			pr->attached = pr->found = pr->syms[0];
-		return err;
+		if (err)
+			return err;
+		pr->found = pr->syms[0];
+		pr->attached = pr->found;
+		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(pr->syms) && pr->syms[i]; i++) {
 		memset(&pr->rp, 0, sizeof(pr->rp));
@@ -1001,7 +1038,8 @@ static int ct_attach(struct ct_probe *pr)
 			err = register_kprobe(&pr->rp.kp);
 		}
 		if (!err) {
-			pr->attached = pr->found = pr->syms[i];
+			pr->found = pr->syms[i];
+			pr->attached = pr->found;
 			return 0;
 		}
 	}
@@ -1066,13 +1104,18 @@ int ct_probes_init(void)
 
 	mutex_lock(&ct_probes_mutex);
 	ct_new_plan = !ct_legacy && ct_attach_new_plan();
+	/* Nothing to compare: the older plan is the only one. */
+	if (!ct_new_plan)
+		ct_shadow = false;
 	ct_hugetlb_by_commit = ct_new_plan && ct_ranges[CT_R_HUGETLB_WP].found;
 	for (r = 0; r < CT_NR_PROBES; r++) {
 		struct ct_probe *pr = &ct_probes[r];
 
+		/* With shadow=1 the older plan runs too, but for hugetlb. */
 		if (pr->plan == CT_NEW ||
 		    (pr->plan == CT_OLD && ct_new_plan &&
-		     (r != CT_P_HUGETLB_COMMIT || ct_hugetlb_by_commit)))
+		     (r == CT_P_HUGETLB_COMMIT ? ct_hugetlb_by_commit :
+		      !ct_shadow)))
 			continue;
 		ct_attach_role(r);
 		/* Found now, attached only while fork_scan=1. */
@@ -1172,5 +1215,18 @@ void ct_show_probes(struct seq_file *m)
 			   pr->role, pr->found ? pr->found : pr->syms[0],
 			   ct_mech_names[pr->mech], ct_status(r),
 			   hits, tracked, ct_probe_missed(pr));
+	}
+	if (!ct_shadow)
+		return;
+	seq_puts(m, "\nshadow         default    legacy\n");
+	for (r = 0; r < CT_NR_SHADOW; r++) {
+		u64 n[2] = { 0, 0 };
+
+		for_each_possible_cpu(cpu) {
+			n[0] += per_cpu(ct_shadow_ctr, cpu).n[0][r];
+			n[1] += per_cpu(ct_shadow_ctr, cpu).n[1][r];
+		}
+		seq_printf(m, "%-14s %-10llu %llu\n", ct_shadow_names[r],
+			   n[0], n[1]);
 	}
 }

@@ -48,7 +48,7 @@ static int read_hits(struct hits *h)
 		return -1;
 	memset(h, 0, sizeof(*h));
 	p = strchr(text, '\n');		/* the header */
-	for (; p && *++p && h->n < MAX_ROLES; p = strchr(p, '\n')) {
+	for (; p && *++p && *p != '\n' && h->n < MAX_ROLES; p = strchr(p, '\n')) {
 		if (sscanf(p, "%31s %63s %31s %15s %llu %llu", h->role[h->n],
 			   h->sym[h->n], h->mech[h->n], h->status[h->n], &hits,
 			   &h->tracked[h->n]) != 6)
@@ -385,9 +385,8 @@ TEST_F(probes, shared_writes)
 	log_delta(&a, &b, "shared write x16");
 	ASSERT_EQ(K, delta(&ra, &rb, C_SHARED_WRITES));
 	EXPECT_EQ(2 * K, fault_delta(&a, &b));
-	if (!self->legacy) {
+	if (!self->legacy)
 		EXPECT_EQ(K, role_delta(&a, &b, "reuse"));
-	}
 
 	munmap(map, len);
 	close(fd);

@@ -64,4 +64,21 @@ static inline void ct_hugetlb_wp_args(struct pt_regs *regs,
 #endif
 }
 
+/*
+ * Did finish_fault() map the private copy vmf->cow_page?  From 6.12 it
+ * returns 0 if and only if it set the PTE.  Older kernels also return 0
+ * when the PMD became a huge one under them (pmd_devmap_trans_unstable);
+ * there the copy is known installed by being an anonymous page now
+ * (do_set_pte() added its rmap).
+ */
+static inline bool ct_finish_fault_installed(struct vm_fault *vmf,
+					     vm_fault_t ret)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+	return !ret;
+#else
+	return !ret && folio_test_anon(page_folio(vmf->cow_page));
+#endif
+}
+
 #endif /* _COWTRACE_COMPAT_H */

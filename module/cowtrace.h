@@ -144,6 +144,7 @@ enum ct_counter_state {
 };
 
 enum ct_counter_state ct_counter_state(enum ct_counter c);
+int ct_probes_set_fork_scan(bool on);
 u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
 

@@ -26,7 +26,27 @@ module_param_named(max_exited, ct_max_exited, uint, 0600);
 MODULE_PARM_DESC(max_exited, "Exited processes kept readable before the oldest is evicted (default 1024)");
 
 bool ct_fork_scan;
-module_param_named(fork_scan, ct_fork_scan, bool, 0600);
+
+/* Attaches the fork-scan probe when set to 1, detaches it when set to 0. */
+static int ct_fork_scan_set(const char *val, const struct kernel_param *kp)
+{
+	struct kernel_param tmp = *kp;
+	bool on;
+	int err;
+
+	tmp.arg = &on;
+	err = param_set_bool(val, &tmp);
+	if (err)
+		return err;
+	return ct_probes_set_fork_scan(on);
+}
+
+static const struct kernel_param_ops ct_fork_scan_ops = {
+	.set = ct_fork_scan_set,
+	.get = param_get_bool,
+};
+
+module_param_cb(fork_scan, &ct_fork_scan_ops, &ct_fork_scan, 0600);
 MODULE_PARM_DESC(fork_scan, "Walk each child's page tables at fork to count mapcount transitions (default off)");
 
 static int __init cowtrace_init(void)

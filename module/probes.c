@@ -3,30 +3,43 @@
  * Probes: where cowtrace sees fork and the copy-on-write fault path.
  *
  * The kernel has no COW tracepoint, so the fault path is observed with
- * kprobes and kretprobes whose symbols are chosen at load, from the
- * candidates below, by what the running kernel has:
+ * kprobes (on these kernels every probed function starts with an ftrace
+ * site, so they are kprobes-on-ftrace) whose symbols are chosen at load,
+ * from the candidates below, by what the running kernel has.  A write-
+ * protect fault is seen by one entry hook and one hook at the point where
+ * the kernel commits to an outcome, told apart by the caller of that
+ * point (its return address lies in a function whose range is resolved
+ * at load); no return probe is needed:
  *
- *   role         6.1                          6.12
- *   wp_fault     do_wp_page (kretprobe)       do_wp_page (kretprobe)
- *   copy_path    wp_page_copy                 vma_alloc_folio_noprof
- *                                             (wp_page_copy is inlined)
- *   commit       page_add_new_anon_rmap       folio_add_new_anon_rmap
- *   file_fault   finish_fault (kretprobe)     finish_fault (kretprobe)
- *   thp_fault    do_huge_pmd_wp_page (kret)   do_huge_pmd_wp_page (kret)
- *   thp_reuse    pmdp_set_access_flags        pmdp_set_access_flags
- *   hugetlb      hugetlb_wp (kretprobe)       hugetlb_wp (kretprobe)
- *   hugetlb_cmt  hugepage_add_new_anon_rmap   hugetlb_add_new_anon_rmap
- *   fork_scan    copy_page_range (kretprobe)  copy_page_range (kretprobe)
+ *   role         function (6.1 / 6.12)        caller that makes it count
+ *   wp_entry     do_wp_page                   -
+ *   commit       ptep_clear_flush             wp_page_copy (6.1),
+ *                                             do_wp_page (6.12), hugetlb_wp
+ *   reuse        ptep_set_access_flags        wp_page_reuse[.constprop.N],
+ *                                             finish_mkwrite_fault[.isra.N]
+ *   race         __folio_put                  wp_page_copy / do_wp_page
+ *   file_fault   finish_fault (kretprobe)
+ *   thp_fault    do_huge_pmd_wp_page (kretprobe)
+ *   thp_reuse    pmdp_set_access_flags        do_huge_pmd_wp_page
+ *   hugetlb      hugetlb_wp (kretprobe)
+ *   fork_scan    copy_page_range (kretprobe), attached only while
+ *                fork_scan=1
  *   fork, exit   sched_process_fork / sched_process_exit tracepoints
  *
- * The outcome of a fault is what the kernel did, not a prediction: the
- * return probe of the fault handler decides from what happened inside it,
- * as seen by the inner probes while the same task was in the handler.
- * A copy is counted only when the new page was installed (the commit
- * probe fired); a copy that lost the race against another fault on the
- * same page is a cow_race.  Zero fill, anonymous copy and file copy are
- * told apart by the old PTE at entry, read under the page-table lock that
- * do_wp_page is entered with.
+ * The entry hook records the old PTE's page under the page-table lock
+ * that do_wp_page() is entered with; the commit hook counts a copy, zero
+ * fill, file copy or unshare when the old PTE is cleared for the new
+ * page (nothing can fail after that); the reuse hook counts a reuse or a
+ * shared write when the PTE is made writable; the race hook counts a
+ * copy that lost the PTE recheck when the new, uptodate, never-mapped
+ * folio is freed by the fault itself.  A fault that fails or is retried
+ * reaches none of them and counts nothing.
+ *
+ * If any of these cannot be attached, or a caller's range cannot be
+ * resolved, the write-protect fault falls back to the older plan, which
+ * is exact too but costs more (a kretprobe on do_wp_page and two inner
+ * kprobes: the copy path and the new anonymous page's rmap), as it does
+ * with the parameter legacy_probes=1; `probes` shows which is in use.
  *
  * Handlers run in atomic context: they take no lock that sleeps and
  * allocate nothing.  Time is read with the NMI-safe
@@ -39,8 +52,11 @@
 #include <linux/mm.h>
 #include <linux/hash.h>
 #include <linux/hugetlb.h>
+#include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched/signal.h>
@@ -53,15 +69,26 @@
 
 bool ct_enabled = true;
 
+static bool ct_legacy;
+module_param_named(legacy_probes, ct_legacy, bool, 0400);
+MODULE_PARM_DESC(legacy_probes, "Observe write faults with the older, costlier kretprobe plan (default off)");
+
+static bool ct_shadow;
+module_param_named(shadow, ct_shadow, bool, 0400);
+MODULE_PARM_DESC(shadow, "Also run the older plan, counting apart, and show both in probes (a check; default off)");
+
 /* ---- per-task in-flight fault context ---------------------------------- */
 
-enum ct_ctx_kind { CT_CTX_WP = 1, CT_CTX_FILE, CT_CTX_THP, CT_CTX_HUGETLB };
+enum ct_ctx_kind { CT_CTX_WP = 1, CT_CTX_WP_OLD, CT_CTX_THP, CT_CTX_HUGETLB };
 enum ct_old { CT_OLD_ANON, CT_OLD_ZERO, CT_OLD_FILE };
 
 struct ct_ctx {
 	struct task_struct *task;	/* owner; NULL when free */
 	u64 t0;
 	u64 huge_size;
+	struct vm_area_struct *vma;
+	unsigned long address;
+	struct folio *old_folio;
 	unsigned int mapcount;
 	unsigned int refcount;
 	u8 kind;
@@ -80,6 +107,27 @@ struct ct_ctx {
 
 static struct ct_ctx ct_ctx_table[CT_CTX_SLOTS];
 
+static void ct_ctx_init(struct ct_ctx *c, u8 kind)
+{
+	c->kind = kind;
+	c->t0 = ktime_get_mono_fast_ns();
+	c->huge_size = 0;
+	c->vma = NULL;
+	c->address = 0;
+	c->old_folio = NULL;
+	c->mapcount = 0;
+	c->refcount = 0;
+	c->old = CT_OLD_ANON;
+	c->unshare = false;
+	c->shared_vma = false;
+	c->copy_path = false;
+	c->committed = false;
+	c->thp_reused = false;
+	c->thp_zero = false;
+}
+
+NOKPROBE_SYMBOL(ct_ctx_init);
+
 static struct ct_ctx *ct_ctx_claim(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
@@ -89,18 +137,7 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
 		if (READ_ONCE(c->task) || cmpxchg(&c->task, NULL, current))
 			continue;
-		c->kind = kind;
-		c->t0 = ktime_get_mono_fast_ns();
-		c->huge_size = 0;
-		c->mapcount = 0;
-		c->refcount = 0;
-		c->old = CT_OLD_ANON;
-		c->unshare = false;
-		c->shared_vma = false;
-		c->copy_path = false;
-		c->committed = false;
-		c->thp_reused = false;
-		c->thp_zero = false;
+		ct_ctx_init(c, kind);
 		return c;
 	}
 	ct_note_ctx_full();
@@ -110,30 +147,22 @@ static struct ct_ctx *ct_ctx_claim(u8 kind)
 NOKPROBE_SYMBOL(ct_ctx_claim);
 
 /*
- * The current task's in-flight fault, or NULL.  Called for every hit of
- * the inner probes, most of them outside any tracked fault: it reads at
- * most CT_CTX_PROBES slots.
+ * The current task's in-flight fault of @kind (0: any), or NULL.  Called
+ * for every hit of the inner probes, most of them outside any tracked
+ * fault: it reads at most CT_CTX_PROBES slots.  Only the owner reads a
+ * slot's kind, so it needs no ordering.
  */
-static struct ct_ctx *ct_ctx_mine(void)
+static struct ct_ctx *ct_ctx_find(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c;
 
 	for (i = 0; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
-		if (READ_ONCE(c->task) == current)
+		if (READ_ONCE(c->task) == current && (!kind || c->kind == kind))
 			return c;
 	}
 	return NULL;
-}
-
-NOKPROBE_SYMBOL(ct_ctx_mine);
-
-static struct ct_ctx *ct_ctx_find(u8 kind)
-{
-	struct ct_ctx *c = ct_ctx_mine();
-
-	return c && c->kind == kind ? c : NULL;
 }
 
 NOKPROBE_SYMBOL(ct_ctx_find);
@@ -153,12 +182,106 @@ static bool ct_wanted(void)
 
 NOKPROBE_SYMBOL(ct_wanted);
 
+/* ---- caller ranges ----------------------------------------------------- */
+
+/*
+ * A function whose calls to a hooked function mark an outcome.  Its range
+ * is resolved at load from the first candidate name the kernel has
+ * (compilers clone static functions with such suffixes).
+ */
+struct ct_range {
+	const char *const names[4];
+	unsigned long start;
+	unsigned long end;
+	const char *found;
+};
+
+enum ct_caller {
+	CT_R_DO_WP_PAGE,
+	CT_R_WP_PAGE_COPY,
+	CT_R_WP_PAGE_REUSE,
+	CT_R_FINISH_MKWRITE,
+	CT_R_HUGETLB_WP,
+	CT_R_THP_WP,
+	CT_NR_RANGES
+};
+
+static struct ct_range ct_ranges[CT_NR_RANGES] = {
+	[CT_R_DO_WP_PAGE] = { .names = { "do_wp_page" } },
+	[CT_R_WP_PAGE_COPY] = { .names = { "wp_page_copy",
+					   "wp_page_copy.constprop.0",
+					   "wp_page_copy.isra.0" } },
+	[CT_R_WP_PAGE_REUSE] = { .names = { "wp_page_reuse",
+					    "wp_page_reuse.constprop.0",
+					    "wp_page_reuse.isra.0" } },
+	[CT_R_FINISH_MKWRITE] = { .names = { "finish_mkwrite_fault",
+					     "finish_mkwrite_fault.isra.0",
+					     "finish_mkwrite_fault.constprop.0" } },
+	[CT_R_HUGETLB_WP] = { .names = { "hugetlb_wp" } },
+	[CT_R_THP_WP] = { .names = { "do_huge_pmd_wp_page" } },
+};
+
+/*
+ * Address and size of @name: a kprobe registered disabled (nothing is
+ * armed) gives the address, sprint_symbol() the offset and size;
+ * kallsyms_lookup_name() is not exported.
+ */
+static int ct_resolve(struct ct_range *r)
+{
+	char buf[KSYM_SYMBOL_LEN], *p;
+	unsigned long off, size;
+	struct kprobe kp;
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(r->names) && r->names[i]; i++) {
+		memset(&kp, 0, sizeof(kp));
+		kp.symbol_name = r->names[i];
+		kp.flags = KPROBE_FLAG_DISABLED;
+		err = register_kprobe(&kp);
+		if (err)
+			continue;
+		sprint_symbol(buf, (unsigned long)kp.addr);
+		unregister_kprobe(&kp);
+		p = strchr(buf, '+');
+		if (!p || sscanf(p, "+%lx/%lx", &off, &size) != 2 ||
+		    strncmp(buf, r->names[i], p - buf) ||
+		    strlen(r->names[i]) != p - buf)
+			continue;
+		r->start = (unsigned long)kp.addr - off;
+		r->end = r->start + size;
+		r->found = r->names[i];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static inline bool ct_in(enum ct_caller i, unsigned long ip)
+{
+	return ip - ct_ranges[i].start < ct_ranges[i].end - ct_ranges[i].start;
+}
+
+/* The return address into the caller, at a function's entry. */
+static inline unsigned long ct_parent(struct pt_regs *regs)
+{
+	return *(unsigned long *)kernel_stack_pointer(regs);
+}
+
+/* The function that holds the copy (inlined into do_wp_page on 6.12). */
+static inline bool ct_in_cow(unsigned long ip)
+{
+	return ct_in(CT_R_WP_PAGE_COPY, ip) || ct_in(CT_R_DO_WP_PAGE, ip);
+}
+
 /* ---- probes table ------------------------------------------------------ */
 
 enum ct_role {
-	CT_P_WP,
-	CT_P_COPY_PATH,
+	CT_P_WP_ENTRY,
 	CT_P_COMMIT,
+	CT_P_REUSE,
+	CT_P_RACE,
+	CT_P_WP_LEGACY,
+	CT_P_COPY_PATH,
+	CT_P_NEW_ANON,
 	CT_P_FILE,
 	CT_P_THP,
 	CT_P_THP_REUSE,
@@ -170,11 +293,23 @@ enum ct_role {
 	CT_NR_PROBES
 };
 
+enum ct_mech { CT_M_KPROBE, CT_M_CALLER, CT_M_KRETPROBE, CT_M_TP };
+
+static const char *const ct_mech_names[] = {
+	[CT_M_KPROBE] = "kprobe",
+	[CT_M_CALLER] = "kprobe+caller",
+	[CT_M_KRETPROBE] = "kretprobe",
+	[CT_M_TP] = "tracepoint",
+};
+
+/* Which plan a probe belongs to. */
+enum ct_plan_of { CT_ALWAYS, CT_NEW, CT_OLD, CT_ON_DEMAND };
+
 struct ct_probe {
 	const char *role;
 	const char *const syms[3];
-	bool is_ret;
-	bool is_tp;
+	u8 mech;
+	u8 plan;
 	kprobe_pre_handler_t pre;
 	kretprobe_handler_t entry;
 	kretprobe_handler_t ret;
@@ -184,34 +319,77 @@ struct ct_probe {
 	struct kretprobe rp;		/* rp.kp used alone for plain kprobes */
 	struct tracepoint *tp;
 	const char *attached;
+	const char *found;		/* the symbol, even while detached */
 	int err;
 };
 
+/* Handler runs: all of them, and those in a process being counted. */
 struct ct_hits {
 	u64 n[CT_NR_PROBES];
+	u64 tracked[CT_NR_PROBES];
 };
 
 static DEFINE_PER_CPU(struct ct_hits, ct_hits);
 
-static inline void ct_hit(enum ct_role r)
+/*
+ * Count a handler run of role @r; true if @current's events are to be
+ * counted.  A run in interrupt context is counted in hits only: it is
+ * no part of the interrupted process's fault.
+ */
+static bool ct_hit(enum ct_role r)
 {
+	bool wanted = ct_wanted();
+
 	this_cpu_inc(ct_hits.n[r]);
+	if (wanted && in_task())
+		this_cpu_inc(ct_hits.tracked[r]);
+	return wanted;
 }
 
-/* ---- write-protect fault (do_wp_page) ---------------------------------- */
+NOKPROBE_SYMBOL(ct_hit);
 
-static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* ---- write-protect fault: shared by both plans ------------------------- */
+
+/* With shadow=1, each plan's write-fault outcomes, counted apart. */
+enum ct_shadow_out {
+	CT_S_COPY, CT_S_ZERO_FILL, CT_S_FILE_COPY, CT_S_UNSHARE, CT_S_REUSE,
+	CT_S_SHARED_WRITE, CT_S_RACE, CT_NR_SHADOW
+};
+
+static const char *const ct_shadow_names[CT_NR_SHADOW] = {
+	"copies", "zero_fills", "file_copies", "unshares", "reuses",
+	"shared_writes", "cow_races",
+};
+
+struct ct_shadow_ctr {
+	u64 n[2][CT_NR_SHADOW];		/* [0] default plan, [1] older plan */
+};
+
+static DEFINE_PER_CPU(struct ct_shadow_ctr, ct_shadow_ctr);
+
+/*
+ * Note outcome @o of fault @c for the shadow comparison; true if it is
+ * the shadowing older plan's, which counts nothing else.
+ */
+static bool ct_shadowed(struct ct_ctx *c, enum ct_shadow_out o)
 {
-	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
-	unsigned long pfn;
-	struct ct_ctx *c;
+	bool old = c->kind == CT_CTX_WP_OLD;
 
-	ct_hit(CT_P_WP);
-	if (!ct_wanted())
-		return 1;
-	c = ct_ctx_claim(CT_CTX_WP);
-	if (!c)
-		return 1;
+	if (!READ_ONCE(ct_shadow))
+		return false;
+	this_cpu_inc(ct_shadow_ctr.n[old][o]);
+	return old;
+}
+
+NOKPROBE_SYMBOL(ct_shadowed);
+
+/* Record the old PTE's page; do_wp_page() holds the page-table lock. */
+static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
+{
+	unsigned long pfn;
+
+	c->vma = vmf->vma;
+	c->address = vmf->address;
 	c->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
 	c->shared_vma = vmf->vma->vm_flags & (VM_SHARED | VM_MAYSHARE);
 	pfn = pte_pfn(vmf->orig_pte);
@@ -221,47 +399,56 @@ static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		struct page *page = pfn_to_page(pfn);
 		struct folio *folio = page_folio(page);
 
+		c->old_folio = folio;
 		c->old = folio_test_anon(folio) ? CT_OLD_ANON : CT_OLD_FILE;
 		c->mapcount = ct_page_mapcount(page);
 		c->refcount = folio_ref_count(folio);
 	} else {
 		c->old = CT_OLD_FILE;
 	}
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_wp_entry);
+NOKPROBE_SYMBOL(ct_wp_record);
 
-static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
-			  struct ct_proc *p)
+/* The new page was installed: count what kind of copy it was. */
+static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 {
 	enum ct_outcome o;
 
-	if (c->committed) {
-		if (c->unshare) {
-			ct_account(p, CT_UNSHARES, 1);
-			ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
-			o = CT_OUT_COPY;
-		} else if (c->old == CT_OLD_ZERO) {
-			ct_account(p, CT_ZERO_FILLS, 1);
-			o = CT_OUT_ZERO_FILL;
-		} else if (c->old == CT_OLD_FILE) {
-			ct_account(p, CT_FILE_COPIES, 1);
-			ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
-			o = CT_OUT_FILE_COPY;
-		} else {
-			ct_account(p, CT_COPIES, 1);
-			ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
-			o = CT_OUT_COPY;
-		}
-	} else if (ret & (VM_FAULT_ERROR | VM_FAULT_RETRY | VM_FAULT_NOPAGE)) {
+	if (ct_shadowed(c, c->unshare ? CT_S_UNSHARE :
+			   c->old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
+			   c->old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
 		return;
-	} else if (c->copy_path) {
-		ct_account(p, CT_COW_RACES, 1);
-		o = CT_OUT_RACE;
-	} else if (c->unshare) {
+	if (c->unshare) {
+		ct_account(p, CT_UNSHARES, 1);
+		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
+		o = CT_OUT_COPY;
+	} else if (c->old == CT_OLD_ZERO) {
+		ct_account(p, CT_ZERO_FILLS, 1);
+		o = CT_OUT_ZERO_FILL;
+	} else if (c->old == CT_OLD_FILE) {
+		ct_account(p, CT_FILE_COPIES, 1);
+		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
+		o = CT_OUT_FILE_COPY;
+	} else {
+		ct_account(p, CT_COPIES, 1);
+		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
+		o = CT_OUT_COPY;
+	}
+	ct_hist_add(o, c->mapcount, c->refcount,
+		    ktime_get_mono_fast_ns() - c->t0);
+}
+
+NOKPROBE_SYMBOL(ct_wp_count_commit);
+
+/* The PTE was made writable in place (never for an unshare). */
+static void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
+{
+	enum ct_outcome o;
+
+	if (ct_shadowed(c, c->shared_vma ? CT_S_SHARED_WRITE : CT_S_REUSE))
 		return;
-	} else if (c->shared_vma) {
+	if (c->shared_vma) {
 		ct_account(p, CT_SHARED_WRITES, 1);
 		o = CT_OUT_SHARED_WRITE;
 	} else {
@@ -272,12 +459,170 @@ static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
 		    ktime_get_mono_fast_ns() - c->t0);
 }
 
+NOKPROBE_SYMBOL(ct_wp_count_reuse);
+
+static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
+{
+	if (ct_shadowed(c, CT_S_RACE))
+		return;
+	ct_account(p, CT_COW_RACES, 1);
+	ct_hist_add(CT_OUT_RACE, c->mapcount, c->refcount,
+		    ktime_get_mono_fast_ns() - c->t0);
+}
+
+NOKPROBE_SYMBOL(ct_wp_count_race);
+
+/* ---- write-protect fault: entry and commit-point hooks ----------------- */
+
+static int ct_wp_entry_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+	struct ct_ctx *c;
+
+	if (!ct_hit(CT_P_WP_ENTRY))
+		return 0;
+	/* A slot left by a fault that failed or was retried is reused. */
+	c = ct_ctx_find(CT_CTX_WP);
+	if (c)
+		ct_ctx_init(c, CT_CTX_WP);
+	else
+		c = ct_ctx_claim(CT_CTX_WP);
+	if (c)
+		ct_wp_record(c, vmf);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_wp_entry_pre);
+
+/* The fault of @current at (@vma, @address) that do_wp_page() entered. */
+static struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
+				 unsigned long address)
+{
+	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
+
+	return c && c->vma == vma && c->address == address ? c : NULL;
+}
+
+NOKPROBE_SYMBOL(ct_wp_mine);
+
+/* ptep_clear_flush(vma, address, ptep): the old PTE goes, a copy lands. */
+static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct vm_area_struct *vma;
+	unsigned long parent, address;
+	struct ct_ctx *c;
+
+	if (!ct_hit(CT_P_COMMIT))
+		return 0;
+	parent = ct_parent(regs);
+	vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
+	address = regs_get_kernel_argument(regs, 1);
+	if (ct_in_cow(parent)) {
+		c = ct_wp_mine(vma, address);
+		if (c) {
+			ct_wp_count_commit(c, ct_proc_current());
+			ct_ctx_release(c);
+		}
+	} else if (ct_in(CT_R_HUGETLB_WP, parent)) {
+		c = ct_ctx_find(CT_CTX_HUGETLB);
+		if (c)
+			c->committed = true;
+	}
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_commit_pre);
+
+/* ptep_set_access_flags(vma, address, ...): the PTE is made writable. */
+static int ct_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct vm_area_struct *vma;
+	unsigned long parent, address;
+	struct ct_ctx *c;
+
+	if (!ct_hit(CT_P_REUSE))
+		return 0;
+	parent = ct_parent(regs);
+	if (!ct_in(CT_R_WP_PAGE_REUSE, parent) &&
+	    !ct_in(CT_R_FINISH_MKWRITE, parent))
+		return 0;
+	vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
+	address = regs_get_kernel_argument(regs, 1);
+	c = ct_wp_mine(vma, address);
+	if (!c)
+		return 0;
+	if (!c->unshare)
+		ct_wp_count_reuse(c, ct_proc_current());
+	ct_ctx_release(c);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_reuse_pre);
+
+/*
+ * __folio_put(folio) called by the copy path: the new folio is freed
+ * without having been mapped.  It is uptodate only if it was allocated,
+ * charged and filled, so only when it lost the PTE recheck to another
+ * fault; a failed allocation, charge or copy frees it before that.
+ */
+static int ct_race_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct folio *folio;
+	struct ct_ctx *c;
+
+	if (!ct_hit(CT_P_RACE) || !ct_in_cow(ct_parent(regs)))
+		return 0;
+	folio = (struct folio *)regs_get_kernel_argument(regs, 0);
+	c = ct_ctx_find(CT_CTX_WP);
+	if (!c || folio == c->old_folio || folio_test_large(folio) ||
+	    READ_ONCE(folio->mapping) || !folio_test_uptodate(folio))
+		return 0;
+	ct_wp_count_race(c, ct_proc_current());
+	ct_ctx_release(c);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_race_pre);
+
+/* ---- write-protect fault: the older plan (legacy_probes=1, fallback) --- */
+
+static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+	struct ct_ctx *c;
+
+	if (!ct_hit(CT_P_WP_LEGACY))
+		return 1;
+	c = ct_ctx_claim(CT_CTX_WP_OLD);
+	if (!c)
+		return 1;
+	ct_wp_record(c, vmf);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_wp_entry);
+
+static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
+			  struct ct_proc *p)
+{
+	if (c->committed)
+		ct_wp_count_commit(c, p);
+	else if (ret & (VM_FAULT_ERROR | VM_FAULT_RETRY | VM_FAULT_NOPAGE))
+		return;
+	else if (c->copy_path)
+		ct_wp_count_race(c, p);
+	else if (!c->unshare)
+		ct_wp_count_reuse(c, p);
+}
+
 NOKPROBE_SYMBOL(ct_wp_outcome);
 
 static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
+	struct ct_ctx *c;
 
+	ct_hit(CT_P_WP_LEGACY);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
 	if (!c)
 		return 0;
 	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs),
@@ -291,9 +636,10 @@ NOKPROBE_SYMBOL(ct_wp_ret);
 /* Inside do_wp_page: the copy path was entered (a page is allocated). */
 static int ct_copy_path_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
+	struct ct_ctx *c;
 
 	ct_hit(CT_P_COPY_PATH);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
 	if (c)
 		c->copy_path = true;
 	return 0;
@@ -302,17 +648,18 @@ static int ct_copy_path_pre(struct kprobe *kp, struct pt_regs *regs)
 NOKPROBE_SYMBOL(ct_copy_path_pre);
 
 /* A new anonymous page was mapped: in a tracked fault, the copy landed. */
-static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
+static int ct_new_anon_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_mine();
+	struct ct_ctx *c;
 
-	ct_hit(CT_P_COMMIT);
-	if (c && (c->kind == CT_CTX_WP || c->kind == CT_CTX_FILE))
+	ct_hit(CT_P_NEW_ANON);
+	c = ct_ctx_find(CT_CTX_WP_OLD);
+	if (c)
 		c->committed = true;
 	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_commit_pre);
+NOKPROBE_SYMBOL(ct_new_anon_pre);
 
 /* ---- first write to a private file page (do_cow_fault -> finish_fault) -- */
 
@@ -320,28 +667,27 @@ static int ct_file_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 
-	ct_hit(CT_P_FILE);
-	if (!(vmf->flags & FAULT_FLAG_WRITE) ||
-	    (vmf->vma->vm_flags & VM_SHARED) || !ct_wanted())
+	if (!ct_hit(CT_P_FILE) || !(vmf->flags & FAULT_FLAG_WRITE) ||
+	    (vmf->vma->vm_flags & VM_SHARED) || !vmf->cow_page)
 		return 1;
-	return ct_ctx_claim(CT_CTX_FILE) ? 0 : 1;
+	*(struct vm_fault **)ri->data = vmf;
+	return 0;
 }
 
 NOKPROBE_SYMBOL(ct_file_entry);
 
 static int ct_file_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_FILE);
+	struct vm_fault *vmf = *(struct vm_fault **)ri->data;
+	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 	struct ct_proc *p;
 
-	if (!c)
+	ct_hit(CT_P_FILE);
+	if (!ct_finish_fault_installed(vmf, ret))
 		return 0;
-	if (c->committed) {
-		p = ct_proc_current();
-		ct_account(p, CT_FILE_COPIES, 1);
-		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
-	}
-	ct_ctx_release(c);
+	p = ct_proc_current();
+	ct_account(p, CT_FILE_COPIES, 1);
+	ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
 	return 0;
 }
 
@@ -354,8 +700,7 @@ static int ct_thp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_THP);
-	if (!ct_wanted())
+	if (!ct_hit(CT_P_THP))
 		return 1;
 	c = ct_ctx_claim(CT_CTX_THP);
 	if (!c)
@@ -370,9 +715,11 @@ NOKPROBE_SYMBOL(ct_thp_entry);
 
 static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_THP);
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
+	struct ct_ctx *c;
 
+	ct_hit(CT_P_THP);
+	c = ct_ctx_find(CT_CTX_THP);
 	if (!c)
 		return 0;
 	if ((ret & VM_FAULT_FALLBACK) && !c->thp_zero)
@@ -387,9 +734,11 @@ NOKPROBE_SYMBOL(ct_thp_ret);
 
 static int ct_thp_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_THP);
+	struct ct_ctx *c;
 
-	ct_hit(CT_P_THP_REUSE);
+	if (!ct_hit(CT_P_THP_REUSE) || !ct_in(CT_R_THP_WP, ct_parent(regs)))
+		return 0;
+	c = ct_ctx_find(CT_CTX_THP);
 	if (c)
 		c->thp_reused = true;
 	return 0;
@@ -406,8 +755,7 @@ static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ct_ctx *c;
 
 	ct_hugetlb_wp_args(regs, &vma, &flags);
-	ct_hit(CT_P_HUGETLB);
-	if (!ct_wanted())
+	if (!ct_hit(CT_P_HUGETLB))
 		return 1;
 	c = ct_ctx_claim(CT_CTX_HUGETLB);
 	if (!c)
@@ -421,9 +769,11 @@ NOKPROBE_SYMBOL(ct_hugetlb_entry);
 
 static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_HUGETLB);
+	struct ct_ctx *c;
 	struct ct_proc *p;
 
+	ct_hit(CT_P_HUGETLB);
+	c = ct_ctx_find(CT_CTX_HUGETLB);
 	if (!c)
 		return 0;
 	if (c->committed) {
@@ -437,11 +787,13 @@ static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_hugetlb_ret);
 
+/* The older plan's hugetlb commit, where the commit hook is missing. */
 static int ct_hugetlb_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct ct_ctx *c = ct_ctx_find(CT_CTX_HUGETLB);
+	struct ct_ctx *c;
 
 	ct_hit(CT_P_HUGETLB_COMMIT);
+	c = ct_ctx_find(CT_CTX_HUGETLB);
 	if (c)
 		c->committed = true;
 	return 0;
@@ -449,12 +801,11 @@ static int ct_hugetlb_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_hugetlb_commit_pre);
 
-/* ---- fork-time page-table scan (optional) ------------------------------ */
+/* ---- fork-time page-table scan (attached while fork_scan=1) ------------ */
 
 static int ct_scan_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	ct_hit(CT_P_FORK_SCAN);
-	if (!READ_ONCE(ct_fork_scan) || !ct_wanted())
+	if (!ct_hit(CT_P_FORK_SCAN) || !READ_ONCE(ct_fork_scan))
 		return 1;
 	*(struct vm_area_struct **)ri->data =
 		(struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
@@ -469,6 +820,7 @@ static int ct_scan_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ct_fork_scan res = { 0 };
 	struct ct_proc *p;
 
+	ct_hit(CT_P_FORK_SCAN);
 	if (regs_return_value(regs))
 		return 0;
 	ct_scan_fork_vma(dst, &res);
@@ -491,12 +843,13 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 	struct ct_proc *pp;
 	u64 shared;
 
-	ct_hit(CT_P_TP_FORK);
+	this_cpu_inc(ct_hits.n[CT_P_TP_FORK]);
 	/* Threads, vfork and kernel threads share the mm or have none. */
 	if (!child->mm || child->mm == parent->mm)
 		return;
 	if (!READ_ONCE(ct_enabled) || !ct_filter_match(parent))
 		return;
+	this_cpu_inc(ct_hits.tracked[CT_P_TP_FORK]);
 	shared = ct_mm_anon_pages(child->mm);
 	pp = ct_proc_of(parent);
 	/* The child's entry, from its birth, with what it inherited. */
@@ -507,97 +860,159 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 
 static void ct_tp_exit(void *data, struct task_struct *task)
 {
+	struct ct_ctx *c;
+
 	ct_hit(CT_P_TP_EXIT);
+	/* Slots a failed or retried fault left behind. */
+	if (task == current)
+		while ((c = ct_ctx_find(0)))
+			ct_ctx_release(c);
 	ct_proc_exit(task);
 }
 
 /* ---- the table --------------------------------------------------------- */
 
 static struct ct_probe ct_probes[CT_NR_PROBES] = {
-	[CT_P_WP] = {
-		.role = "wp_fault", .syms = { "do_wp_page" }, .is_ret = true,
+	[CT_P_WP_ENTRY] = {
+		.role = "wp_entry", .syms = { "do_wp_page" },
+		.mech = CT_M_KPROBE, .plan = CT_NEW, .pre = ct_wp_entry_pre,
+	},
+	[CT_P_COMMIT] = {
+		.role = "commit", .syms = { "ptep_clear_flush" },
+		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_commit_pre,
+	},
+	[CT_P_REUSE] = {
+		.role = "reuse", .syms = { "ptep_set_access_flags" },
+		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_reuse_pre,
+	},
+	[CT_P_RACE] = {
+		.role = "race", .syms = { "__folio_put" },
+		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_race_pre,
+	},
+	[CT_P_WP_LEGACY] = {
+		.role = "wp_fault", .syms = { "do_wp_page" },
+		.mech = CT_M_KRETPROBE, .plan = CT_OLD,
 		.entry = ct_wp_entry, .ret = ct_wp_ret,
 	},
 	[CT_P_COPY_PATH] = {
 		.role = "copy_path",
 		.syms = { "wp_page_copy", "vma_alloc_folio_noprof",
 			  "vma_alloc_folio" },
-		.pre = ct_copy_path_pre,
+		.mech = CT_M_KPROBE, .plan = CT_OLD, .pre = ct_copy_path_pre,
 	},
-	[CT_P_COMMIT] = {
-		.role = "commit",
+	[CT_P_NEW_ANON] = {
+		.role = "new_anon",
 		.syms = { "folio_add_new_anon_rmap", "page_add_new_anon_rmap" },
-		.pre = ct_commit_pre,
+		.mech = CT_M_KPROBE, .plan = CT_OLD, .pre = ct_new_anon_pre,
 	},
 	[CT_P_FILE] = {
-		.role = "file_fault", .syms = { "finish_fault" }, .is_ret = true,
-		.entry = ct_file_entry, .ret = ct_file_ret,
+		.role = "file_fault", .syms = { "finish_fault" },
+		.mech = CT_M_KRETPROBE, .entry = ct_file_entry,
+		.ret = ct_file_ret, .data_size = sizeof(struct vm_fault *),
 	},
 	[CT_P_THP] = {
 		.role = "thp_fault", .syms = { "do_huge_pmd_wp_page" },
-		.is_ret = true, .entry = ct_thp_entry, .ret = ct_thp_ret,
+		.mech = CT_M_KRETPROBE, .entry = ct_thp_entry,
+		.ret = ct_thp_ret,
 	},
 	[CT_P_THP_REUSE] = {
 		.role = "thp_reuse", .syms = { "pmdp_set_access_flags" },
-		.pre = ct_thp_reuse_pre,
+		.mech = CT_M_CALLER, .pre = ct_thp_reuse_pre,
 	},
 	[CT_P_HUGETLB] = {
-		.role = "hugetlb_fault", .syms = { "hugetlb_wp" }, .is_ret = true,
-		.entry = ct_hugetlb_entry, .ret = ct_hugetlb_ret,
+		.role = "hugetlb_fault", .syms = { "hugetlb_wp" },
+		.mech = CT_M_KRETPROBE, .entry = ct_hugetlb_entry,
+		.ret = ct_hugetlb_ret,
 	},
 	[CT_P_HUGETLB_COMMIT] = {
 		.role = "hugetlb_commit",
 		.syms = { "hugetlb_add_new_anon_rmap",
 			  "hugepage_add_new_anon_rmap" },
+		.mech = CT_M_KPROBE, .plan = CT_OLD,
 		.pre = ct_hugetlb_commit_pre,
 	},
 	[CT_P_FORK_SCAN] = {
 		.role = "fork_scan", .syms = { "copy_page_range" },
-		.is_ret = true, .entry = ct_scan_entry, .ret = ct_scan_ret,
+		.mech = CT_M_KRETPROBE, .plan = CT_ON_DEMAND,
+		.entry = ct_scan_entry, .ret = ct_scan_ret,
 		.data_size = sizeof(struct vm_area_struct *),
 	},
 	[CT_P_TP_FORK] = {
-		.role = "fork", .syms = { "sched_process_fork" }, .is_tp = true,
-		.tp_func = ct_tp_fork,
+		.role = "fork", .syms = { "sched_process_fork" },
+		.mech = CT_M_TP, .tp_func = ct_tp_fork,
 	},
 	[CT_P_TP_EXIT] = {
-		.role = "exit", .syms = { "sched_process_exit" }, .is_tp = true,
-		.tp_func = ct_tp_exit,
+		.role = "exit", .syms = { "sched_process_exit" },
+		.mech = CT_M_TP, .tp_func = ct_tp_exit,
 	},
 };
 
-/* Which probes each counter needs. */
-static const unsigned long ct_needs[CT_NR_COUNTERS] = {
-	[CT_FORKS] = BIT(CT_P_TP_FORK) | BIT(CT_P_TP_EXIT),
-	[CT_SHARED] = BIT(CT_P_TP_FORK) | BIT(CT_P_TP_EXIT),
-	[CT_COPIES] = BIT(CT_P_WP) | BIT(CT_P_COMMIT),
-	[CT_REUSES] = BIT(CT_P_WP) | BIT(CT_P_COMMIT) | BIT(CT_P_COPY_PATH),
-	[CT_ZERO_FILLS] = BIT(CT_P_WP) | BIT(CT_P_COMMIT),
-	[CT_FILE_COPIES] = BIT(CT_P_WP) | BIT(CT_P_COMMIT) | BIT(CT_P_FILE),
-	[CT_SHARED_WRITES] = BIT(CT_P_WP),
-	[CT_THP_REUSES] = BIT(CT_P_THP) | BIT(CT_P_THP_REUSE),
-	[CT_THP_SPLITS] = BIT(CT_P_THP),
-	[CT_HUGETLB_COPIES] = BIT(CT_P_HUGETLB) | BIT(CT_P_HUGETLB_COMMIT),
-	[CT_UNSHARES] = BIT(CT_P_WP) | BIT(CT_P_COMMIT),
-	[CT_BYTES_COPIED] = BIT(CT_P_WP) | BIT(CT_P_COMMIT) | BIT(CT_P_FILE) |
-			    BIT(CT_P_HUGETLB) | BIT(CT_P_HUGETLB_COMMIT),
-	[CT_COW_RACES] = BIT(CT_P_WP) | BIT(CT_P_COMMIT) | BIT(CT_P_COPY_PATH),
-	[CT_SHARED_FIRST] = BIT(CT_P_FORK_SCAN),
-	[CT_SHARED_AGAIN] = BIT(CT_P_FORK_SCAN),
-	[CT_FORK_COPIES] = BIT(CT_P_FORK_SCAN),
-};
+/* The plan the write-protect fault is observed with. */
+static bool ct_new_plan;
+/* hugetlb copies commit through the commit hook (else the older kprobe). */
+static bool ct_hugetlb_by_commit;
+/* Serialises fork_scan's attach and detach with load and unload. */
+static DEFINE_MUTEX(ct_probes_mutex);
+static bool ct_probes_live;
+
+static bool ct_has(enum ct_role r)
+{
+	return ct_probes[r].attached;
+}
+
+/* Whether the write-protect fault is observed at all. */
+static bool ct_wp_ok(void)
+{
+	return ct_new_plan || (ct_has(CT_P_WP_LEGACY) &&
+			       ct_has(CT_P_NEW_ANON));
+}
+
+/* Can this kernel's probes count @c at all (fork_scan aside)? */
+static bool ct_counter_supported(enum ct_counter c)
+{
+	switch (c) {
+	case CT_FORKS:
+	case CT_SHARED:
+		return ct_has(CT_P_TP_FORK) && ct_has(CT_P_TP_EXIT);
+	case CT_COPIES:
+	case CT_ZERO_FILLS:
+	case CT_UNSHARES:
+	case CT_SHARED_WRITES:
+		return ct_wp_ok();
+	case CT_REUSES:
+	case CT_COW_RACES:
+		return ct_wp_ok() && (ct_new_plan || ct_has(CT_P_COPY_PATH));
+	case CT_FILE_COPIES:
+	case CT_BYTES_COPIED:
+		return ct_wp_ok() && ct_has(CT_P_FILE);
+	case CT_THP_REUSES:
+		return ct_has(CT_P_THP) && ct_has(CT_P_THP_REUSE);
+	case CT_THP_SPLITS:
+		return ct_has(CT_P_THP);
+	case CT_HUGETLB_COPIES:
+		return ct_has(CT_P_HUGETLB) &&
+		       (ct_hugetlb_by_commit || ct_has(CT_P_HUGETLB_COMMIT));
+	case CT_SHARED_FIRST:
+	case CT_SHARED_AGAIN:
+	case CT_FORK_COPIES:
+		return ct_probes[CT_P_FORK_SCAN].found;
+	default:
+		return false;
+	}
+}
 
 enum ct_counter_state ct_counter_state(enum ct_counter c)
 {
-	unsigned long need = ct_needs[c];
-	int r;
-
-	for (r = 0; r < CT_NR_PROBES; r++)
-		if ((need & BIT(r)) && !ct_probes[r].attached)
-			return CT_UNSUPPORTED;
-	if ((need & BIT(CT_P_FORK_SCAN)) && !READ_ONCE(ct_fork_scan))
-		return CT_OFF;
-	return CT_COUNTED;
+	if (!ct_counter_supported(c))
+		return CT_UNSUPPORTED;
+	switch (c) {
+	case CT_SHARED_FIRST:
+	case CT_SHARED_AGAIN:
+	case CT_FORK_COPIES:
+		return READ_ONCE(ct_fork_scan) ? CT_COUNTED : CT_OFF;
+	default:
+		return CT_COUNTED;
+	}
 }
 
 static void ct_find_tp(struct tracepoint *tp, void *priv)
@@ -612,19 +1027,21 @@ static int ct_attach(struct ct_probe *pr)
 {
 	int i, err = -ENOENT;
 
-	if (pr->is_tp) {
+	if (pr->mech == CT_M_TP) {
 		for_each_kernel_tracepoint(ct_find_tp, pr);
 		if (!pr->tp)
 			return -ENOENT;
 		err = tracepoint_probe_register(pr->tp, pr->tp_func, NULL);
-		if (!err)
-			pr->attached = pr->syms[0];
-		return err;
+		if (err)
+			return err;
+		pr->found = pr->syms[0];
+		pr->attached = pr->found;
+		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(pr->syms) && pr->syms[i]; i++) {
 		memset(&pr->rp, 0, sizeof(pr->rp));
 		pr->rp.kp.symbol_name = pr->syms[i];
-		if (pr->is_ret) {
+		if (pr->mech == CT_M_KRETPROBE) {
 			pr->rp.entry_handler = pr->entry;
 			pr->rp.handler = pr->ret;
 			pr->rp.data_size = pr->data_size;
@@ -635,7 +1052,8 @@ static int ct_attach(struct ct_probe *pr)
 			err = register_kprobe(&pr->rp.kp);
 		}
 		if (!err) {
-			pr->attached = pr->syms[i];
+			pr->found = pr->syms[i];
+			pr->attached = pr->found;
 			return 0;
 		}
 	}
@@ -646,27 +1064,82 @@ static void ct_detach(struct ct_probe *pr)
 {
 	if (!pr->attached)
 		return;
-	if (pr->is_tp)
+	if (pr->mech == CT_M_TP)
 		tracepoint_probe_unregister(pr->tp, pr->tp_func, NULL);
-	else if (pr->is_ret)
+	else if (pr->mech == CT_M_KRETPROBE)
 		unregister_kretprobe(&pr->rp);
 	else
 		unregister_kprobe(&pr->rp.kp);
 	pr->attached = NULL;
 }
 
+static void ct_attach_role(enum ct_role r)
+{
+	struct ct_probe *pr = &ct_probes[r];
+
+	pr->err = ct_attach(pr);
+	if (pr->err)
+		pr_info("probe %s: none of its symbols could be attached (%d); its counters read unsupported\n",
+			pr->role, pr->err);
+}
+
+/* The entry and commit-point hooks, with their callers' ranges. */
+static bool ct_attach_new_plan(void)
+{
+	static const enum ct_role roles[] = {
+		CT_P_COMMIT, CT_P_REUSE, CT_P_RACE, CT_P_WP_ENTRY,
+	};
+	int i;
+
+	for (i = 0; i < CT_NR_RANGES; i++)
+		ct_resolve(&ct_ranges[i]);
+	if (!ct_ranges[CT_R_DO_WP_PAGE].found ||
+	    (!ct_ranges[CT_R_WP_PAGE_REUSE].found &&
+	     !ct_ranges[CT_R_FINISH_MKWRITE].found)) {
+		pr_info("write faults: a caller could not be resolved; using the kretprobe plan\n");
+		return false;
+	}
+	/* The entry last: the others must be in place when it counts. */
+	for (i = 0; i < ARRAY_SIZE(roles); i++) {
+		ct_attach_role(roles[i]);
+		if (!ct_has(roles[i])) {
+			while (--i >= 0)
+				ct_detach(&ct_probes[roles[i]]);
+			pr_info("write faults: using the kretprobe plan\n");
+			return false;
+		}
+	}
+	return true;
+}
+
 int ct_probes_init(void)
 {
 	int r, n = 0;
 
+	mutex_lock(&ct_probes_mutex);
+	ct_new_plan = !ct_legacy && ct_attach_new_plan();
+	/* Nothing to compare: the older plan is the only one. */
+	if (!ct_new_plan)
+		ct_shadow = false;
+	ct_hugetlb_by_commit = ct_new_plan && ct_ranges[CT_R_HUGETLB_WP].found;
 	for (r = 0; r < CT_NR_PROBES; r++) {
-		ct_probes[r].err = ct_attach(&ct_probes[r]);
-		if (ct_probes[r].err)
-			pr_info("probe %s: none of its symbols could be attached (%d); its counters read unsupported\n",
-				ct_probes[r].role, ct_probes[r].err);
-		else
-			n++;
+		struct ct_probe *pr = &ct_probes[r];
+
+		/* With shadow=1 the older plan runs too, but for hugetlb. */
+		if (pr->plan == CT_NEW ||
+		    (pr->plan == CT_OLD && ct_new_plan &&
+		     (r == CT_P_HUGETLB_COMMIT ? ct_hugetlb_by_commit :
+		      !ct_shadow)))
+			continue;
+		ct_attach_role(r);
+		/* Found now, attached only while fork_scan=1. */
+		if (pr->plan == CT_ON_DEMAND && !READ_ONCE(ct_fork_scan))
+			ct_detach(pr);
 	}
+	for (r = 0; r < CT_NR_PROBES; r++)
+		n += !!ct_probes[r].found;
+	ct_probes_live = n;
+	mutex_unlock(&ct_probes_mutex);
 	if (!n) {
 		pr_err("no probe could be attached\n");
 		return -ENOENT;
@@ -674,14 +1147,45 @@ int ct_probes_init(void)
 	return 0;
 }
 
+/* fork_scan's set operation: attach or detach the scan's kretprobe. */
+int ct_probes_set_fork_scan(bool on)
+{
+	struct ct_probe *pr = &ct_probes[CT_P_FORK_SCAN];
+	int err = 0;
+
+	mutex_lock(&ct_probes_mutex);
+	if (ct_probes_live && on && !pr->attached) {
+		pr->err = ct_attach(pr);
+		err = pr->err;
+	} else if (ct_probes_live && !on && pr->attached) {
+		WRITE_ONCE(ct_fork_scan, false);
+		ct_detach(pr);
+	}
+	if (!err)
+		WRITE_ONCE(ct_fork_scan, on);
+	mutex_unlock(&ct_probes_mutex);
+	return err;
+}
+
 void ct_probes_exit(void)
 {
 	int r;
 
+	mutex_lock(&ct_probes_mutex);
+	ct_probes_live = false;
 	WRITE_ONCE(ct_enabled, false);
 	for (r = CT_NR_PROBES - 1; r >= 0; r--)
 		ct_detach(&ct_probes[r]);
+	mutex_unlock(&ct_probes_mutex);
 	tracepoint_synchronize_unregister();
+}
+
+static u64 ct_probe_missed(struct ct_probe *pr)
+{
+	if (!pr->attached || pr->mech == CT_M_TP)
+		return 0;
+	return pr->rp.kp.nmissed +
+	       (pr->mech == CT_M_KRETPROBE ? pr->rp.nmissed : 0);
 }
 
 u64 ct_probes_missed(void)
@@ -689,35 +1193,54 @@ u64 ct_probes_missed(void)
 	u64 sum = 0;
 	int r;
 
-	for (r = 0; r < CT_NR_PROBES; r++) {
-		if (!ct_probes[r].attached || ct_probes[r].is_tp)
-			continue;
-		sum += ct_probes[r].rp.kp.nmissed;
-		if (ct_probes[r].is_ret)
-			sum += ct_probes[r].rp.nmissed;
-	}
+	for (r = 0; r < CT_NR_PROBES; r++)
+		sum += ct_probe_missed(&ct_probes[r]);
 	return sum;
+}
+
+static const char *ct_status(enum ct_role r)
+{
+	struct ct_probe *pr = &ct_probes[r];
+
+	if (pr->attached)
+		return "attached";
+	if (pr->plan == CT_ON_DEMAND && pr->found)
+		return "off";
+	if ((pr->plan == CT_NEW && !ct_new_plan) ||
+	    (pr->plan == CT_OLD && ct_new_plan))
+		return "unused";
+	return "missing";
 }
 
 void ct_show_probes(struct seq_file *m)
 {
 	int r, cpu;
 
-	seq_puts(m, "role           symbol                      mechanism   status     hits       nmissed\n");
+	seq_puts(m, "role           symbol                      mechanism      status     hits       tracked    nmissed\n");
 	for (r = 0; r < CT_NR_PROBES; r++) {
 		struct ct_probe *pr = &ct_probes[r];
-		const char *mech = pr->is_tp ? "tracepoint" :
-				   pr->is_ret ? "kretprobe" : "kprobe";
-		u64 hits = 0, missed = 0;
+		u64 hits = 0, tracked = 0;
 
-		for_each_possible_cpu(cpu)
+		for_each_possible_cpu(cpu) {
 			hits += per_cpu(ct_hits, cpu).n[r];
-		if (pr->attached && !pr->is_tp)
-			missed = pr->rp.kp.nmissed +
-				 (pr->is_ret ? pr->rp.nmissed : 0);
-		seq_printf(m, "%-14s %-27s %-11s %-10s %-10llu %llu\n",
-			   pr->role, pr->attached ? pr->attached : pr->syms[0],
-			   mech, pr->attached ? "attached" : "missing",
-			   hits, missed);
+			tracked += per_cpu(ct_hits, cpu).tracked[r];
+		}
+		seq_printf(m, "%-14s %-27s %-14s %-10s %-10llu %-10llu %llu\n",
+			   pr->role, pr->found ? pr->found : pr->syms[0],
+			   ct_mech_names[pr->mech], ct_status(r),
+			   hits, tracked, ct_probe_missed(pr));
+	}
+	if (!ct_shadow)
+		return;
+	seq_puts(m, "\nshadow         default    legacy\n");
+	for (r = 0; r < CT_NR_SHADOW; r++) {
+		u64 n[2] = { 0, 0 };
+
+		for_each_possible_cpu(cpu) {
+			n[0] += per_cpu(ct_shadow_ctr, cpu).n[0][r];
+			n[1] += per_cpu(ct_shadow_ctr, cpu).n[1][r];
+		}
+		seq_printf(m, "%-14s %-10llu %llu\n", ct_shadow_names[r],
+			   n[0], n[1]);
 	}
 }

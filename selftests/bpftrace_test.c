@@ -462,14 +462,16 @@ static int module_symbol(const char *role, char *sym, size_t size)
 
 /*
  * The program the wrapper picks by the kernel's symbols probes what the
- * module attached to: the fault, copy-path and commit symbols.
+ * module's older plan (legacy_probes=1) attaches to: the fault, copy-path
+ * and new-anon-rmap symbols.  The module's default plan hooks the same
+ * do_wp_page at entry.
  */
 TEST_F(bpf, picks_the_module_probe_points)
 {
 	static const struct { const char *role, *kind; } points[] = {
 		{ "wp_fault", "kretprobe" },
 		{ "copy_path", "kprobe" },
-		{ "commit", "kprobe" },
+		{ "new_anon", "kprobe" },
 		{ "file_fault", "kretprobe" },
 	};
 	static const char *const args[] = { "-n", NULL };
@@ -483,6 +485,9 @@ TEST_F(bpf, picks_the_module_probe_points)
 	ASSERT_NE(NULL, strstr(prog, "\nkprobe:do_wp_page\n"));
 	EXPECT_EQ(NULL, strstr(prog, "@COPY_PATH@"));
 	EXPECT_EQ(NULL, strstr(prog, "@COMMIT@"));
+	ASSERT_EQ(0, module_symbol("wp_entry", sym, sizeof(sym)));
+	EXPECT_STREQ("do_wp_page", sym);
+	ASSERT_EQ(0, ct_load("legacy_probes=1"));
 	for (i = 0; i < ARRAY_SIZE(points); i++) {
 		ASSERT_EQ(0, module_symbol(points[i].role, sym, sizeof(sym)));
 		snprintf(probe, sizeof(probe), "\n%s:%s\n", points[i].kind, sym);

@@ -11,6 +11,7 @@
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (~40 min)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
+#   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 
 TOP := $(CURDIR)
 KVER ?= $(shell uname -r)
@@ -25,7 +26,7 @@ KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
 	build/selftests/claims_test
 
-.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -129,6 +130,10 @@ htmldocs:
 # Register with DKMS and build for every installed kernel (root).
 dkms-install:
 	scripts/dkms-install
+
+# Debian packages (scripts/debian) in build/deb: cowtrace-dkms, cowstat.
+deb:
+	scripts/mkdeb
 
 check:
 	scripts/check

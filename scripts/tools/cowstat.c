@@ -7,10 +7,11 @@
  * Reads /sys/kernel/debug/cowtrace/{procs,stats}; prints the processes
  * sorted by copies (or -s COLUMN), then, every INTERVAL seconds, what
  * changed in that interval.  --json and --prometheus print for machines.
- * See Documentation/cowtrace.rst ("cowstat").
+ * See cowstat(1) and Documentation/cowtrace.rst ("cowstat").
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,34 +21,64 @@
 #define DEBUGFS "/sys/kernel/debug"
 #define CT_DIR DEBUGFS "/cowtrace"
 #define DEBUGFS_MAGIC 0x64626720
-#define MAX_COLS 32
-#define MAX_PROCS 65536
+#define MAX_COLS 64
+#define COMM_MAX 64	/* the kernel's 16, with room for escapes */
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The counters cowstat shows, in order; bytes_copied gets human units. */
-static const char *const shown[] = {
-	"forks", "shared", "copies", "reuses", "zero_fills", "file_copies",
-	"shared_writes", "thp_splits", "hugetlb_copies", "bytes_copied",
+enum counter {
+	K_FORKS, K_SHARED, K_COPIES, K_REUSES, K_ZERO_FILLS, K_FILE_COPIES,
+	K_SHARED_WRITES, K_THP_SPLITS, K_HUGETLB_COPIES, K_BYTES_COPIED,
+	NSHOWN
 };
 
-static const char *const short_names[] = {
+static const char *const shown[NSHOWN] = {
+	[K_FORKS] = "forks", [K_SHARED] = "shared", [K_COPIES] = "copies",
+	[K_REUSES] = "reuses", [K_ZERO_FILLS] = "zero_fills",
+	[K_FILE_COPIES] = "file_copies", [K_SHARED_WRITES] = "shared_writes",
+	[K_THP_SPLITS] = "thp_splits", [K_HUGETLB_COPIES] = "hugetlb_copies",
+	[K_BYTES_COPIED] = "bytes_copied",
+};
+
+static const char *const short_names[NSHOWN] = {
 	"FORKS", "SHARED", "COPIES", "REUSES", "ZERO", "FILE", "SHWR",
 	"THPSPL", "HUGE", "COPIED",
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NSHOWN ARRAY_SIZE(shown)
+/* What a column of the procs header holds, besides a counter. */
+enum field {
+	F_SKIP,		/* a column cowstat does not show */
+	F_PID, F_PPID, F_COMM, F_STATE,
+	F_START,	/* process start time: identity across pid reuse */
+	F_COUNTER,	/* one of shown[] */
+};
+
+struct col {
+	enum field field;
+	enum counter counter;	/* for F_COUNTER */
+};
+
+enum pstate { P_OTHER, P_ALIVE, P_EXITED };
+
+/* How a row relates to the previous read (for deltas). */
+enum prev_rel { R_NEW, R_WAS_ALIVE, R_WAS_EXITED };
 
 struct proc {
 	long pid;
 	long ppid;
-	char comm[32];
+	unsigned long long start;	/* 0 when procs has no start column */
+	enum pstate pstate;
+	enum prev_rel rel;
+	char comm[COMM_MAX];
 	char state[16];
-	long long v[NSHOWN];	/* -1: off or unsupported */
+	long long v[NSHOWN];	/* as read; -1: off or unsupported */
+	long long d[NSHOWN];	/* shown: v, or v minus the previous read */
 };
 
 struct table {
-	int n;
-	struct proc *p;
+	size_t n, cap;
+	struct proc *p;		/* sorted by (pid, start) */
 };
 
 static struct {
@@ -59,7 +90,14 @@ static struct {
 	int prom_top;
 	int raw;
 	int rows;
-} opt = { .sort = "copies", .prom_top = 20, .rows = 0 };
+	const char *procs_file;
+	const char *stats_file;
+} opt = {
+	.sort = "copies", .prom_top = 20,
+	.procs_file = CT_DIR "/procs", .stats_file = CT_DIR "/stats",
+};
+
+static int sort_col;
 
 static void die(const char *fmt, const char *arg)
 {
@@ -83,32 +121,112 @@ static void check_access(void)
 		die("debugfs is not mounted at %s (mount -t debugfs none /sys/kernel/debug)",
 		    DEBUGFS);
 	if (access(CT_DIR, F_OK))
-		die("%s is missing: the cowtrace module is not loaded (insmod module/cowtrace.ko)",
+		die("%s is missing: the cowtrace module is not loaded (modprobe cowtrace)",
 		    CT_DIR);
 	die("cannot read %s/procs", CT_DIR);
 }
 
-static char *slurp(const char *path)
-{
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	FILE *f = fopen(path, "r");
-	size_t n;
+/*
+ * Escaping: every string cowstat prints goes through put_str().
+ *
+ * Names come from the kernel (comm, cgroup paths) and any user can set
+ * them, so they may hold any byte but NUL.  Bytes that are not UTF-8
+ * are printed as U+FFFD (the replacement character) in JSON and
+ * Prometheus, whose text must be UTF-8, and as \xHH in the table.
+ */
+enum fmt { FMT_TABLE, FMT_JSON, FMT_PROM };
 
-	if (!f || !buf)
-		die("cannot read %s", path);
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				die("out of memory reading %s", path);
+/* Length of the valid UTF-8 sequence at @s (RFC 3629), 0 if invalid. */
+static int utf8_len(const unsigned char *s)
+{
+	int n, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * Print @str escaped for @fmt, without quotes; returns the number of
+ * characters printed (for column alignment).
+ *   FMT_JSON:  RFC 8259: quote, backslash, newline, tab and CR as
+ *              backslash escapes, the other C0 controls and DEL as \u00XX.
+ *   FMT_PROM:  the text exposition format's label value: backslash,
+ *              quote and newline as backslash escapes; other control
+ *              characters as U+FFFD (the format has no escape for them
+ *              and they break line-based readers).
+ *   FMT_TABLE: \\, and \xHH for controls, space and DEL, so a row stays
+ *              one line of space-separated fields.
+ */
+static int put_str(FILE *f, const char *str, enum fmt fmt)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int cols = 0, n;
+
+	for (; *s; s += n) {
+		n = utf8_len(s);
+		if (!n) {
+			n = 1;
+			if (fmt == FMT_TABLE)
+				cols += fprintf(f, "\\x%02x", *s);
+			else
+				cols += fputs("\xef\xbf\xbd", f) >= 0;
+		} else if (n > 1) {
+			cols += fwrite(s, 1, n, f) > 0;
+		} else if (*s == '\\' || (*s == '"' && fmt != FMT_TABLE)) {
+			cols += fprintf(f, "\\%c", *s);
+		} else if (*s == '\n' && fmt != FMT_TABLE) {
+			cols += fprintf(f, "\\n");
+		} else if (*s < 0x20 || *s == 0x7f ||
+			   (*s == ' ' && fmt == FMT_TABLE)) {
+			if (fmt == FMT_JSON && *s == '\t')
+				cols += fprintf(f, "\\t");
+			else if (fmt == FMT_JSON && *s == '\r')
+				cols += fprintf(f, "\\r");
+			else if (fmt == FMT_JSON)
+				cols += fprintf(f, "\\u%04x", *s);
+			else if (fmt == FMT_PROM)
+				cols += fputs("\xef\xbf\xbd", f) >= 0;
+			else
+				cols += fprintf(f, "\\x%02x", *s);
+		} else {
+			cols += fputc(*s, f) != EOF;
 		}
 	}
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
+	return cols;
+}
+
+/* A JSON string or a Prometheus label value, in double quotes. */
+static void put_quoted(FILE *f, const char *s, enum fmt fmt)
+{
+	fputc('"', f);
+	put_str(f, s, fmt);
+	fputc('"', f);
+}
+
+/* A table cell: @s escaped, padded on the right to @width. */
+static void put_cell(FILE *f, const char *s, int width)
+{
+	int cols = put_str(f, s, FMT_TABLE);
+
+	fprintf(f, "%*s", cols < width ? width - cols : 0, "");
 }
 
 static long long value(const char *tok)
@@ -118,100 +236,246 @@ static long long value(const char *tok)
 	return strtoll(tok, NULL, 10);
 }
 
-static void read_table(struct table *t)
+/* Map the procs header's columns; returns how many. */
+static int parse_header(char *line, struct col *map)
 {
-	char *text = slurp(CT_DIR "/procs"), *save, *line, *tok, *tsave;
-	int map[MAX_COLS], ncols = 0, i;
+	static const struct { const char *name; enum field field; } fields[] = {
+		{ "pid", F_PID }, { "ppid", F_PPID }, { "comm", F_COMM },
+		{ "state", F_STATE }, { "start", F_START },
+		{ "start_time", F_START },
+	};
+	char *tok, *save;
+	int ncols = 0, have_pid = 0;
+	size_t i;
 
-	t->n = 0;
-	t->p = calloc(MAX_PROCS, sizeof(*t->p));
-	if (!t->p)
-		die("out of memory%s", "");
-	line = strtok_r(text, "\n", &save);
-	for (tok = line ? strtok_r(line, " ", &tsave) : NULL;
-	     tok && ncols < MAX_COLS; tok = strtok_r(NULL, " ", &tsave)) {
-		map[ncols] = -1;
-		for (i = 0; i < (int)NSHOWN; i++)
-			if (!strcmp(tok, shown[i]))
-				map[ncols] = i;
-		if (!strcmp(tok, "pid"))
-			map[ncols] = 100;
-		if (!strcmp(tok, "ppid"))
-			map[ncols] = 101;
-		if (!strcmp(tok, "comm"))
-			map[ncols] = 102;
-		if (!strcmp(tok, "state"))
-			map[ncols] = 103;
-		ncols++;
+	for (tok = strtok_r(line, " ", &save); tok && ncols < MAX_COLS;
+	     tok = strtok_r(NULL, " ", &save), ncols++) {
+		map[ncols].field = F_SKIP;
+		for (i = 0; i < NSHOWN; i++)
+			if (!strcmp(tok, shown[i])) {
+				map[ncols].field = F_COUNTER;
+				map[ncols].counter = i;
+			}
+		for (i = 0; i < ARRAY_SIZE(fields); i++)
+			if (!strcmp(tok, fields[i].name))
+				map[ncols].field = fields[i].field;
+		have_pid |= map[ncols].field == F_PID;
 	}
-	while ((line = strtok_r(NULL, "\n", &save)) && t->n < MAX_PROCS) {
-		struct proc *p = &t->p[t->n++];
-		int c = 0;
-
-		for (tok = strtok_r(line, " ", &tsave); tok && c < ncols;
-		     tok = strtok_r(NULL, " ", &tsave), c++) {
-			if (map[c] == 100)
-				p->pid = strtol(tok, NULL, 10);
-			else if (map[c] == 101)
-				p->ppid = strtol(tok, NULL, 10);
-			else if (map[c] == 102)
-				snprintf(p->comm, sizeof(p->comm), "%s", tok);
-			else if (map[c] == 103)
-				snprintf(p->state, sizeof(p->state), "%s", tok);
-			else if (map[c] >= 0)
-				p->v[map[c]] = value(tok);
-		}
-	}
-	free(text);
+	if (!have_pid)
+		die("%s: no pid column in the header: not a cowtrace procs file",
+		    opt.procs_file);
+	return ncols;
 }
 
-static int sort_col;
+static void parse_row(char *line, const struct col *map, int ncols,
+		      struct proc *p)
+{
+	char *tok, *save;
+	int c, k;
 
-static int cmp(const void *a, const void *b)
+	memset(p, 0, sizeof(*p));
+	for (k = 0; k < NSHOWN; k++)
+		p->v[k] = -1;
+	for (tok = strtok_r(line, " ", &save), c = 0; tok && c < ncols;
+	     tok = strtok_r(NULL, " ", &save), c++) {
+		switch (map[c].field) {
+		case F_PID:
+			p->pid = strtol(tok, NULL, 10);
+			break;
+		case F_PPID:
+			p->ppid = strtol(tok, NULL, 10);
+			break;
+		case F_COMM:
+			snprintf(p->comm, sizeof(p->comm), "%s", tok);
+			break;
+		case F_STATE:
+			snprintf(p->state, sizeof(p->state), "%s", tok);
+			p->pstate = !strcmp(tok, "alive") ? P_ALIVE :
+				    !strcmp(tok, "exited") ? P_EXITED : P_OTHER;
+			break;
+		case F_START:
+			p->start = strtoull(tok, NULL, 10);
+			break;
+		case F_COUNTER:
+			p->v[map[c].counter] = value(tok);
+			break;
+		case F_SKIP:
+			break;
+		}
+	}
+	memcpy(p->d, p->v, sizeof(p->d));
+}
+
+static int cmp_key(const void *a, const void *b)
 {
 	const struct proc *x = a, *y = b;
 
-	if (x->v[sort_col] != y->v[sort_col])
-		return x->v[sort_col] < y->v[sort_col] ? 1 : -1;
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
 }
 
-/* Is @p the selected process, or (with -c) one of its descendants? */
-static int selected(const struct table *t, const struct proc *p)
+/* Read the whole procs table, as many rows as it has, sorted by key. */
+static void read_table(struct table *t)
+{
+	FILE *f = fopen(opt.procs_file, "r");
+	struct col map[MAX_COLS];
+	char *line = NULL;
+	size_t len = 0;
+	int ncols;
+
+	if (!f)
+		die("cannot read %s", opt.procs_file);
+	t->n = 0;
+	if (getline(&line, &len, f) < 0)
+		die("%s is empty", opt.procs_file);
+	line[strcspn(line, "\n")] = '\0';
+	ncols = parse_header(line, map);
+	while (getline(&line, &len, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (t->n == t->cap) {
+			t->cap = t->cap ? 2 * t->cap : 4096;
+			t->p = realloc(t->p, t->cap * sizeof(*t->p));
+			if (!t->p)
+				die("out of memory reading %s", opt.procs_file);
+		}
+		parse_row(line, map, ncols, &t->p[t->n++]);
+	}
+	free(line);
+	fclose(f);
+	qsort(t->p, t->n, sizeof(*t->p), cmp_key);
+}
+
+/*
+ * Can @c (read now) be the same process as @p (read before)?  Same key,
+ * and an exited process never comes back alive.
+ */
+static int same_proc(const struct proc *c, const struct proc *p)
+{
+	return !cmp_key(c, p) && !(p->pstate == P_EXITED && c->pstate == P_ALIVE);
+}
+
+static int unchanged(const struct proc *c, const struct proc *p)
+{
+	return !memcmp(c->v, p->v, sizeof(c->v)) && !strcmp(c->comm, p->comm);
+}
+
+/*
+ * Show @cur as deltas against @prev.  Both are sorted by key (pid, and
+ * start time when procs has it); one merge pass pairs each row of @cur
+ * with the row of @prev that is the same process.  Without a start
+ * time, one pid can have several rows (exited processes whose pid was
+ * reused, and the live one): within a pid, a row that did not change
+ * is paired first, then the rest in order, and a row that was exited
+ * never pairs with a live one.  Unpaired rows are new: shown whole.
+ */
+static void subtract(struct table *cur, const struct table *prev)
+{
+	char *used = calloc(prev->n + 1, 1);
+	size_t i, j = 0, je, b;
+	int k;
+
+	if (!used)
+		die("out of memory%s", "");
+	for (i = 0; i < cur->n; i++) {
+		struct proc *c = &cur->p[i];
+		const struct proc *match = NULL;
+
+		for (; j < prev->n && cmp_key(&prev->p[j], c) < 0; j++)
+			;
+		for (je = j; je < prev->n && !cmp_key(&prev->p[je], c); je++)
+			;
+		for (b = j; b < je && !match; b++)
+			if (!used[b] && same_proc(c, &prev->p[b]) &&
+			    unchanged(c, &prev->p[b]))
+				match = &prev->p[b];
+		for (b = j; b < je && !match; b++)
+			if (!used[b] && same_proc(c, &prev->p[b]))
+				match = &prev->p[b];
+		c->rel = R_NEW;
+		if (!match)
+			continue;
+		used[match - prev->p] = 1;
+		c->rel = match->pstate == P_EXITED ? R_WAS_EXITED : R_WAS_ALIVE;
+		for (k = 0; k < NSHOWN; k++)
+			if (c->v[k] >= 0 && match->v[k] >= 0)
+				c->d[k] = c->v[k] - match->v[k];
+	}
+	free(used);
+}
+
+/* The row of process @pid in @t (the live one if several), or NULL. */
+static const struct proc *find_pid(const struct table *t, long pid)
+{
+	size_t lo = 0, hi = t->n, m;
+	const struct proc *best = NULL;
+
+	while (lo < hi) {
+		m = lo + (hi - lo) / 2;
+		if (t->p[m].pid < pid)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	for (; lo < t->n && t->p[lo].pid == pid; lo++)
+		if (!best || t->p[lo].pstate == P_ALIVE)
+			best = &t->p[lo];
+	return best;
+}
+
+/* Is @p process @root, or (with @children) one of its descendants? */
+static int in_tree(const struct table *t, const struct proc *p, long root,
+		   int children)
 {
 	long pid = p->pid;
-	int hops = 0, i;
+	int hops = 0;
 
-	if (!opt.pid)
-		return 1;
 	while (pid > 0 && hops++ < 64) {
-		if (pid == opt.pid)
+		const struct proc *q;
+
+		if (pid == root)
 			return 1;
-		if (!opt.children)
+		if (!children)
 			return 0;
-		for (i = 0; i < t->n && t->p[i].pid != pid; i++)
-			;
-		if (i == t->n)
+		q = hops == 1 ? p : find_pid(t, pid);
+		if (!q)
 			return 0;
-		pid = t->p[i].ppid;
+		pid = q->ppid;
 	}
 	return 0;
 }
 
-/* Values as deltas against @prev (the same process, by pid and comm). */
-static void subtract(struct table *cur, const struct table *prev)
+static int selected(const struct table *t, const struct proc *p)
 {
-	int i, j, k;
+	return !opt.pid || in_tree(t, p, opt.pid, opt.children);
+}
 
-	for (i = 0; i < cur->n; i++)
-		for (j = 0; j < prev->n; j++) {
-			if (prev->p[j].pid != cur->p[i].pid)
-				continue;
-			for (k = 0; k < (int)NSHOWN; k++)
-				if (cur->p[i].v[k] >= 0)
-					cur->p[i].v[k] -= prev->p[j].v[k];
-			break;
-		}
+static int cmp_shown(const void *a, const void *b)
+{
+	const struct proc *x = *(const struct proc *const *)a;
+	const struct proc *y = *(const struct proc *const *)b;
+
+	if (x->d[sort_col] != y->d[sort_col])
+		return x->d[sort_col] < y->d[sort_col] ? 1 : -1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The selected rows, sorted for display; returns how many. */
+static size_t display_order(const struct table *t, const struct proc ***out)
+{
+	const struct proc **v = malloc((t->n + 1) * sizeof(*v));
+	size_t i, n = 0;
+
+	if (!v)
+		die("out of memory%s", "");
+	for (i = 0; i < t->n; i++)
+		if (selected(t, &t->p[i]))
+			v[n++] = &t->p[i];
+	qsort(v, n, sizeof(*v), cmp_shown);
+	*out = v;
+	return n;
 }
 
 static void human(char *buf, size_t len, long long v)
@@ -237,7 +501,7 @@ static void print_value(FILE *f, int col, long long v, int width)
 
 	if (v < 0)
 		snprintf(buf, sizeof(buf), "-");
-	else if (!strcmp(shown[col], "bytes_copied"))
+	else if (col == K_BYTES_COPIED)
 		human(buf, sizeof(buf), v);
 	else
 		snprintf(buf, sizeof(buf), "%lld", v);
@@ -246,111 +510,117 @@ static void print_value(FILE *f, int col, long long v, int width)
 
 static void print_table(const struct table *t)
 {
-	int i, k, rows = 0;
+	const struct proc **v;
+	size_t i, n = display_order(t, &v);
+	int k;
 
 	printf("%7s %7s %-15s %-6s", "PID", "PPID", "COMM", "STATE");
-	for (k = 0; k < (int)NSHOWN; k++)
+	for (k = 0; k < NSHOWN; k++)
 		printf(" %7s", short_names[k]);
 	printf("\n");
-	for (i = 0; i < t->n; i++) {
-		const struct proc *p = &t->p[i];
-
-		if (!selected(t, p))
-			continue;
-		if (opt.rows && rows++ >= opt.rows)
-			break;
-		printf("%7ld %7ld %-15s %-6s", p->pid, p->ppid, p->comm,
-		       p->state);
-		for (k = 0; k < (int)NSHOWN; k++)
-			print_value(stdout, k, p->v[k], 7);
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
+		printf("%7ld %7ld ", v[i]->pid, v[i]->ppid);
+		put_cell(stdout, v[i]->comm, 15);
+		putchar(' ');
+		put_cell(stdout, v[i]->state, 6);
+		for (k = 0; k < NSHOWN; k++)
+			print_value(stdout, k, v[i]->d[k], 7);
 		printf("\n");
 	}
-}
-
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		putchar(*s);
-	}
-	putchar('"');
+	free(v);
 }
 
 static void print_json(const struct table *t)
 {
-	int i, k, first = 1;
+	const struct proc **v;
+	size_t i, n = display_order(t, &v);
+	int k;
 
 	printf("{\"procs\": [");
-	for (i = 0; i < t->n; i++) {
-		const struct proc *p = &t->p[i];
-
-		if (!selected(t, p))
-			continue;
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
 		printf("%s{\"pid\": %ld, \"ppid\": %ld, \"comm\": ",
-		       first ? "" : ", ", p->pid, p->ppid);
-		json_string(p->comm);
+		       i ? ", " : "", v[i]->pid, v[i]->ppid);
+		put_quoted(stdout, v[i]->comm, FMT_JSON);
 		printf(", \"state\": ");
-		json_string(p->state);
-		for (k = 0; k < (int)NSHOWN; k++) {
+		put_quoted(stdout, v[i]->state, FMT_JSON);
+		for (k = 0; k < NSHOWN; k++) {
 			printf(", \"%s\": ", shown[k]);
-			if (p->v[k] < 0)
+			if (v[i]->d[k] < 0)
 				printf("null");
 			else
-				printf("%lld", p->v[k]);
+				printf("%lld", v[i]->d[k]);
 		}
 		printf("}");
-		first = 0;
 	}
 	printf("]}\n");
+	free(v);
+}
+
+/* A Prometheus metric name: [a-zA-Z_:][a-zA-Z0-9_:]*. */
+static int metric_name(const char *s)
+{
+	const char *c;
+
+	for (c = s; *c; c++)
+		if (!(*c == '_' || *c == ':' || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= 'A' && *c <= 'Z') || (c > s && *c >= '0' && *c <= '9')))
+			return 0;
+	return c > s;
 }
 
 /* Prometheus text format: global counters, and the top processes. */
 static void print_prometheus(const struct table *t)
 {
-	char *stats = slurp(CT_DIR "/stats"), *save, *line;
-	int i, k, rows;
+	FILE *f = fopen(opt.stats_file, "r");
+	char *line = NULL, *colon, *val;
+	const struct proc **v;
+	size_t len = 0, i, n, rows;
+	const char *kind, *suffix;
+	int k;
 
-	for (line = strtok_r(stats, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *colon = strchr(line, ':');
-		const char *kind;
-
-		if (!colon || !strcmp(colon + 2, "off") ||
-		    !strcmp(colon + 2, "unsupported"))
+	if (!f)
+		die("cannot read %s", opt.stats_file);
+	while (getline(&line, &len, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0';
+		colon = strchr(line, ':');
+		if (!colon)
 			continue;
 		*colon = '\0';
+		val = colon + 1 + strspn(colon + 1, " ");
+		if (!metric_name(line) || !*val || val[strspn(val, "0123456789")])
+			continue;	/* off, unsupported, or not a number */
 		kind = !strncmp(line, "procs", 5) || !strcmp(line, "enabled") ?
 		       "gauge" : "counter";
+		suffix = *kind == 'c' ? "_total" : "";
 		printf("# HELP cowtrace_%s%s cowtrace stats: %s.\n", line,
-		       *kind == 'c' ? "_total" : "", line);
-		printf("# TYPE cowtrace_%s%s %s\n", line,
-		       *kind == 'c' ? "_total" : "", kind);
-		printf("cowtrace_%s%s %s\n", line, *kind == 'c' ? "_total" : "",
-		       colon + 2);
+		       suffix, line);
+		printf("# TYPE cowtrace_%s%s %s\n", line, suffix, kind);
+		printf("cowtrace_%s%s %s\n", line, suffix, val);
 	}
-	free(stats);
-	for (k = 0; k < (int)NSHOWN; k++) {
+	free(line);
+	fclose(f);
+	n = display_order(t, &v);
+	for (k = 0; k < NSHOWN; k++) {
 		printf("# HELP cowtrace_process_%s_total cowtrace per process: %s",
 		       shown[k], shown[k]);
 		printf(" (top %d processes by %s).\n", opt.prom_top, opt.sort);
 		printf("# TYPE cowtrace_process_%s_total counter\n", shown[k]);
-		for (i = 0, rows = 0; i < t->n && rows < opt.prom_top; i++) {
-			const struct proc *p = &t->p[i];
-
-			if (!selected(t, p) || p->v[k] < 0)
+		for (i = 0, rows = 0; i < n && rows < (size_t)opt.prom_top; i++) {
+			if (v[i]->d[k] < 0)
 				continue;
 			rows++;
-			printf("cowtrace_process_%s_total{pid=\"%ld\",comm=\"%s\"} %lld\n",
-			       shown[k], p->pid, p->comm, p->v[k]);
+			printf("cowtrace_process_%s_total{pid=\"%ld\",comm=",
+			       shown[k], v[i]->pid);
+			put_quoted(stdout, v[i]->comm, FMT_PROM);
+			printf("} %lld\n", v[i]->d[k]);
 		}
 	}
+	free(v);
 }
 
 static const char *const help[] = {
-	"cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r] [--json | --prometheus [--top N]]",
-	"        [INTERVAL [COUNT]]",
+	"usage: cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r]",
+	"               [--json | --prometheus [--top N]] [INTERVAL [COUNT]]",
 	"  -s COLUMN     sort by this counter (default copies): forks shared copies",
 	"                reuses zero_fills file_copies shared_writes thp_splits",
 	"                hugetlb_copies bytes_copied",
@@ -360,30 +630,52 @@ static const char *const help[] = {
 	"  --json        one JSON object per report",
 	"  --prometheus  Prometheus text format: global counters and, per",
 	"                process, the top N (--top, default 20) by the sort column",
+	"  --procs FILE  read this procs table instead of cowtrace's (testing)",
+	"  --stats FILE  read this stats file instead of cowtrace's (testing)",
+	"  -h, --help    this help",
 	"  INTERVAL      seconds between reports; after the first, per interval",
+	"See cowstat(1).",
 };
 
-static void print_help(void)
+static void usage(FILE *f, int status)
 {
 	size_t i;
 
-	fputs("usage: ", stderr);
 	for (i = 0; i < ARRAY_SIZE(help); i++)
-		fprintf(stderr, "%s\n", help[i]);
-	exit(2);
+		fprintf(f, "%s\n", help[i]);
+	exit(status);
+}
+
+/* A whole decimal number in [min, max], or a usage error naming @what. */
+static long parse_num(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "cowstat: %s: not a number in [%ld, %ld]: '%s'\n",
+			what, min, max, s);
+		usage(stderr, 2);
+	}
+	return v;
 }
 
 int main(int argc, char **argv)
 {
+	enum { O_PROCS = 256, O_STATS };
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "top", required_argument, NULL, 't' },
+		{ "procs", required_argument, NULL, O_PROCS },
+		{ "stats", required_argument, NULL, O_STATS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct table cur, prev = { 0 };
-	int c, interval = 0, count = 1, report;
+	struct table cur = { 0 }, prev = { 0 }, swap;
+	int c, interval = 0, count = 1, report, custom = 0;
 
 	while ((c = getopt_long(argc, argv, "s:n:p:crh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -391,10 +683,10 @@ int main(int argc, char **argv)
 			opt.sort = optarg;
 			break;
 		case 'n':
-			opt.rows = atoi(optarg);
+			opt.rows = parse_num(optarg, 1, INT_MAX, "-n");
 			break;
 		case 'p':
-			opt.pid = atol(optarg);
+			opt.pid = parse_num(optarg, 1, INT_MAX, "-p");
 			break;
 		case 'c':
 			opt.children = 1;
@@ -409,42 +701,46 @@ int main(int argc, char **argv)
 			opt.prom = 1;
 			break;
 		case 't':
-			opt.prom_top = atoi(optarg);
+			opt.prom_top = parse_num(optarg, 1, INT_MAX, "--top");
+			break;
+		case O_PROCS:
+			opt.procs_file = optarg;
+			custom = 1;
+			break;
+		case O_STATS:
+			opt.stats_file = optarg;
+			custom = 1;
+			break;
+		case 'h':
+			usage(stdout, 0);
 			break;
 		default:
-			print_help();
+			usage(stderr, 2);
 		}
 	}
-	for (sort_col = 0; sort_col < (int)NSHOWN; sort_col++)
+	for (sort_col = 0; sort_col < NSHOWN; sort_col++)
 		if (!strcmp(shown[sort_col], opt.sort))
 			break;
-	if (sort_col == (int)NSHOWN)
+	if (sort_col == NSHOWN)
 		die("unknown column '%s' for -s", opt.sort);
+	if (opt.json && opt.prom)
+		die("--json and --prometheus exclude each other%s", "");
 	if (optind < argc) {
-		interval = atoi(argv[optind++]);
-		count = optind < argc ? atoi(argv[optind++]) : -1;
-		if (interval <= 0)
-			print_help();
+		interval = parse_num(argv[optind++], 1, INT_MAX, "INTERVAL");
+		count = optind < argc ?
+			parse_num(argv[optind++], 1, INT_MAX, "COUNT") : -1;
 	}
-	check_access();
+	if (optind < argc)
+		die("unexpected argument '%s' (a command goes after --)",
+		    argv[optind]);
+	if (!custom)
+		check_access();
 	for (report = 0; count < 0 || report < count; report++) {
 		if (report)
 			sleep(interval);
 		read_table(&cur);
-		if (report) {
-			struct table snap = { .n = cur.n };
-
-			snap.p = malloc(cur.n * sizeof(*cur.p));
-			memcpy(snap.p, cur.p, cur.n * sizeof(*cur.p));
+		if (report)
 			subtract(&cur, &prev);
-			free(prev.p);
-			prev = snap;
-		} else {
-			prev.n = cur.n;
-			prev.p = malloc(cur.n * sizeof(*cur.p));
-			memcpy(prev.p, cur.p, cur.n * sizeof(*cur.p));
-		}
-		qsort(cur.p, cur.n, sizeof(*cur.p), cmp);
 		if (opt.json)
 			print_json(&cur);
 		else if (opt.prom)
@@ -454,8 +750,11 @@ int main(int argc, char **argv)
 		if (interval && !opt.json && !opt.prom)
 			printf("\n");
 		fflush(stdout);
-		free(cur.p);
+		swap = prev;
+		prev = cur;
+		cur = swap;
 	}
+	free(cur.p);
 	free(prev.p);
 	return 0;
 }

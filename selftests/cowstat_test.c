@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -252,7 +253,6 @@ FIXTURE_SETUP(names)
 
 		ASSERT_EQ(0, ct_proc(self->pid[i], &row));
 		ASSERT_TRUE(row.found);
-		TH_LOG("procs keeps %s as %s", odd_names[i], row.comm);
 		a += sprintf(a, " %d:", self->pid[i]);
 		for (c = (const unsigned char *)row.comm; *c; c++)
 			a += sprintf(a, "%02x", *c);
@@ -283,6 +283,7 @@ TEST_F(names, json_parses_and_round_trips)
 		SKIP(return, "no %s to parse JSON", PYTHON);
 	snprintf(cmd, sizeof(cmd), COWSTAT " --json -p %d -c | " PYTHON " %s json%s 2>&1",
 		 getpid(), self->script, self->args);
+	TH_LOG("pid:comm as procs shows it, in hex:%s", self->args);
 	EXPECT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
 }
 
@@ -431,6 +432,245 @@ TEST_F(synth, promtool_accepts)
 	EXPECT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
 }
 
+/*
+ * cowstat -- CMD.  The command is this binary again, with
+ * COWSTAT_WORKLOAD set: it writes N pages, forks a child that copies K
+ * of them, waits for it and exits with status 7.
+ */
+#define WORKLOAD_STATUS 7
+
+__attribute__((constructor)) static void workload(void)
+{
+	char *buf;
+	pid_t pid;
+	int st;
+
+	if (!getenv("COWSTAT_WORKLOAD"))
+		return;
+	buf = ct_map_anon(N, true);
+	if (!buf)
+		_exit(100);
+	pid = fork();
+	if (!pid) {
+		ct_touch(buf, K * ct_page_size(), ct_page_size());
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || st)
+		_exit(101);
+	_exit(WORKLOAD_STATUS);
+}
+
+/* The number after "@key": in @s, or -1. */
+static long long jnum(const char *s, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = s ? strstr(s, pat) : NULL;
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The JSON object of process @pid in @s. */
+static const char *jproc(const char *s, long pid)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof(pat), "{\"pid\": %ld, ", pid);
+	return strstr(s, pat);
+}
+
+static const char *filter_now(void)
+{
+	const char *c = ct_read_file("control");
+
+	c = c ? strstr(c, "filter: ") : NULL;
+	return c ? c + 8 : "?";
+}
+
+static const char *self_exe(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	path[n > 0 ? n : 0] = '\0';
+	return path;
+}
+
+TEST(command_counts_its_tree)
+{
+	static const char *const fields[] = {
+		"forks", "shared", "copies", "reuses", "zero_fills",
+		"file_copies", "shared_writes", "hugetlb_copies", "bytes_copied",
+	};
+	char cmd[4200], out[16384];
+	const char *obj, *child, *total;
+	long cmd_pid, child_pid;
+	struct ct_row row;
+	size_t i;
+	int n;
+
+	ASSERT_EQ(0, ct_load(""));
+	snprintf(cmd, sizeof(cmd), "COWSTAT_WORKLOAD=1 " COWSTAT " --json -- %s 2>&1",
+		 self_exe());
+	EXPECT_EQ(WORKLOAD_STATUS << 8, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_STREQ("none\n", filter_now());
+	cmd_pid = jnum(out, "pid");
+	ASSERT_LT(0, cmd_pid) TH_LOG("%s", out);
+	EXPECT_EQ(WORKLOAD_STATUS, jnum(out, "exit_status"));
+	obj = jproc(out, cmd_pid);
+	ASSERT_NE(NULL, obj) TH_LOG("%s", out);
+	/* The command and its child: nothing else is in the tree. */
+	total = strstr(out, "\"total\": {");
+	ASSERT_NE(NULL, total);
+	EXPECT_EQ(2, jnum(total, "procs")) TH_LOG("%s", out);
+	child = strstr(out, "{\"pid\": ");
+	if (child && jnum(child, "pid") == cmd_pid)
+		child = strstr(child + 1, "{\"pid\": ");
+	ASSERT_NE(NULL, child);
+	child_pid = jnum(child, "pid");
+	EXPECT_EQ(cmd_pid, jnum(child, "ppid"));
+	/* The child is new: cowstat shows what procs has for it, exactly. */
+	ASSERT_EQ(0, ct_proc(child_pid, &row));
+	ASSERT_TRUE(row.found);
+	EXPECT_STREQ("exited", row.state);
+	EXPECT_LE(K, jnum(child, "copies"));	/* the positive control */
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		long long sum;
+
+		for (n = 0; n < C_NCOLS && strcmp(ct_col_names[n], fields[i]); n++)
+			;
+		ASSERT_LT(n, C_NCOLS);
+		EXPECT_EQ((long long)row.v[n], jnum(child, fields[i])) TH_LOG("%s", fields[i]);
+		/* The total is the sum of the rows. */
+		sum = jnum(child, fields[i]) + jnum(obj, fields[i]);
+		EXPECT_EQ(sum, jnum(total, fields[i])) TH_LOG("%s", fields[i]);
+	}
+	EXPECT_EQ(1, jnum(obj, "forks"));
+	EXPECT_EQ(0, ct_unload());
+}
+
+/* Exit statuses as a shell's; the summary says how the command ended. */
+TEST(command_status)
+{
+	char out[8192], path[] = "/tmp/cowstat_noexec.XXXXXX";
+	int fd;
+
+	ASSERT_EQ(0, ct_load(""));
+	EXPECT_EQ(127 << 8, run(COWSTAT " -- /nonexistent/cmd 2>&1", out, sizeof(out)));
+	EXPECT_STREQ("cowstat: /nonexistent/cmd: No such file or directory\n", out);
+	EXPECT_STREQ("none\n", filter_now());
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	close(fd);
+	snprintf(out, sizeof(out), COWSTAT " -- %s 2>&1", path);
+	EXPECT_EQ(126 << 8, run(out, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "Permission denied")) TH_LOG("%s", out);
+	unlink(path);
+	EXPECT_EQ((128 + SIGTERM) << 8,
+		  run(COWSTAT " -- sh -c 'kill -TERM $$' 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, " was killed by signal 15 ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\n  total       1 processes ")) TH_LOG("%s", out);
+	EXPECT_EQ(0, run(COWSTAT " -- true 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, " exited with status 0\n")) TH_LOG("%s", out);
+	EXPECT_EQ(3 << 8, run(COWSTAT " -o /dev/null -- sh -c 'exit 3' 2>&1", out, sizeof(out)));
+	EXPECT_STREQ("", out);
+	EXPECT_STREQ("none\n", filter_now());
+	EXPECT_EQ(0, ct_unload());
+}
+
+/* Another user's filter is left alone, and the command does not run. */
+TEST(command_refuses_a_filter_in_use)
+{
+	char out[4096], want[64];
+
+	ASSERT_EQ(0, ct_load(""));
+	snprintf(want, sizeof(want), "filter pid %d", getpid());
+	ASSERT_EQ(0, ct_control(want));
+	unlink("/tmp/cowstat_ran");
+	EXPECT_EQ(125 << 8, run(COWSTAT " -- touch /tmp/cowstat_ran 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "the filter is in use (filter: pid ")) TH_LOG("%s", out);
+	EXPECT_EQ(-1, access("/tmp/cowstat_ran", F_OK));
+	snprintf(want, sizeof(want), "pid %d\n", getpid());
+	EXPECT_STREQ(want, filter_now());
+	EXPECT_EQ(0, ct_unload());
+}
+
+/* Ctrl-C: SIGINT to the group; the summary is printed, the filter put back. */
+TEST(command_interrupted)
+{
+	char outfile[] = "/tmp/cowstat_int.XXXXXX", want[64], comm[64];
+	const char *text;
+	pid_t cs;
+	int st, fd, i;
+
+	ASSERT_EQ(0, ct_load(""));
+	fd = mkstemp(outfile);
+	ASSERT_LE(0, fd);
+	close(fd);
+	cs = fork();
+	ASSERT_LE(0, cs);
+	if (!cs) {
+		setpgid(0, 0);
+		execl(COWSTAT, COWSTAT, "-o", outfile, "--", "sleep", "1000", NULL);
+		_exit(99);
+	}
+	setpgid(cs, cs);
+	/* Wait until the command runs: the filter is set and sleep exec'd. */
+	for (i = 0; i < 600000; i++) {
+		const char *f = filter_now();
+		char path[64];
+		FILE *c;
+
+		comm[0] = '\0';
+		if (!strncmp(f, "pid ", 4)) {
+			snprintf(path, sizeof(path), "/proc/%d/comm", atoi(f + 4));
+			c = fopen(path, "r");
+			if (c) {
+				if (!fgets(comm, sizeof(comm), c))
+					comm[0] = '\0';
+				fclose(c);
+			}
+		}
+		if (!strcmp(comm, "sleep\n"))
+			break;
+		usleep(1000);
+	}
+	ASSERT_STREQ("sleep\n", comm);
+	ASSERT_EQ(0, kill(-cs, SIGINT));
+	ASSERT_EQ(cs, waitpid(cs, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(128 + SIGINT, WEXITSTATUS(st));
+	EXPECT_STREQ("none\n", filter_now());
+	text = ct_read_file(outfile);
+	ASSERT_NE(NULL, text);
+	snprintf(want, sizeof(want), " was killed by signal %d ", SIGINT);
+	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\n  total ")) TH_LOG("%s", text);
+	unlink(outfile);
+	EXPECT_EQ(0, ct_unload());
+}
+
+TEST(bad_input)
+{
+	char out[4096];
+
+	EXPECT_EQ(2 << 8, run(COWSTAT " --bogus 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "usage: cowstat")) TH_LOG("%s", out);
+	EXPECT_EQ(2 << 8, run(COWSTAT " -n 3x 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "-n: not a number")) TH_LOG("%s", out);
+	EXPECT_EQ(2 << 8, run(COWSTAT " -s nosuch 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "unknown column 'nosuch'")) TH_LOG("%s", out);
+	EXPECT_EQ(2 << 8, run(COWSTAT " 0 2>&1", out, sizeof(out)));
+	EXPECT_EQ(2 << 8, run(COWSTAT " 1 2 3 2>&1", out, sizeof(out)));
+	EXPECT_EQ(2 << 8, run(COWSTAT " -- 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "no command after --")) TH_LOG("%s", out);
+	EXPECT_EQ(2 << 8, run(COWSTAT " -p 1 -- true 2>&1", out, sizeof(out)));
+	EXPECT_EQ(2 << 8, run(COWSTAT " --json --prometheus 2>&1", out, sizeof(out)));
+	EXPECT_EQ(0, run(COWSTAT " --help", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "usage: cowstat")) TH_LOG("%s", out);
+}
+
 TEST(clear_errors)
 {
 	char out[1024];
@@ -446,7 +686,13 @@ TEST(clear_errors)
 	EXPECT_EQ(2 << 8, run("unshare -m sh -c 'umount /sys/kernel/debug && "
 			      COWSTAT "' 2>&1", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "debugfs is not mounted")) TH_LOG("%s", out);
+	/* With a command: the same errors, status 125, the command not run. */
+	EXPECT_EQ(125 << 8, run("setpriv --reuid=65534 --regid=65534 --clear-groups "
+				COWSTAT " -- true 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "root-only")) TH_LOG("%s", out);
 	EXPECT_EQ(0, ct_unload());
+	EXPECT_EQ(125 << 8, run(COWSTAT " -- true 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "the cowtrace module is not loaded")) TH_LOG("%s", out);
 }
 
 TEST_HARNESS_MAIN

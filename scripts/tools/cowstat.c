@@ -9,13 +9,17 @@
  * changed in that interval.  --json and --prometheus print for machines.
  * See cowstat(1) and Documentation/cowtrace.rst ("cowstat").
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEBUGFS "/sys/kernel/debug"
@@ -90,6 +94,7 @@ static struct {
 	int prom_top;
 	int raw;
 	int rows;
+	int new_only;	/* hide rows that were exited in the first read */
 	const char *procs_file;
 	const char *stats_file;
 } opt = {
@@ -98,13 +103,19 @@ static struct {
 };
 
 static int sort_col;
+static FILE *out;
+static int fail_status = 2;	/* cowstat's own errors; 125 with a command */
+static pid_t cmd_pid;		/* the command of cowstat -- CMD */
+static int filter_owned;	/* cowstat set "filter pid cmd_pid" */
+static void restore_filter(void);
 
 static void die(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "cowstat: ");
 	fprintf(stderr, fmt, arg);
 	fputc('\n', stderr);
-	exit(2);
+	restore_filter();
+	exit(fail_status);
 }
 
 /* Say precisely why the cowtrace files cannot be read. */
@@ -134,7 +145,13 @@ static void check_access(void)
  * are printed as U+FFFD (the replacement character) in JSON and
  * Prometheus, whose text must be UTF-8, and as \xHH in the table.
  */
-enum fmt { FMT_TABLE, FMT_JSON, FMT_PROM };
+enum fmt { FMT_TABLE, FMT_TEXT, FMT_JSON, FMT_PROM };
+
+/* For people (\xHH escapes), not for parsers. */
+static int human_fmt(enum fmt fmt)
+{
+	return fmt == FMT_TABLE || fmt == FMT_TEXT;
+}
 
 /* Length of the valid UTF-8 sequence at @s (RFC 3629), 0 if invalid. */
 static int utf8_len(const unsigned char *s)
@@ -174,6 +191,7 @@ static int utf8_len(const unsigned char *s)
  *              and they break line-based readers).
  *   FMT_TABLE: \\, and \xHH for controls, space and DEL, so a row stays
  *              one line of space-separated fields.
+ *   FMT_TEXT:  as FMT_TABLE, spaces kept (messages).
  */
 static int put_str(FILE *f, const char *str, enum fmt fmt)
 {
@@ -184,15 +202,15 @@ static int put_str(FILE *f, const char *str, enum fmt fmt)
 		n = utf8_len(s);
 		if (!n) {
 			n = 1;
-			if (fmt == FMT_TABLE)
+			if (human_fmt(fmt))
 				cols += fprintf(f, "\\x%02x", *s);
 			else
 				cols += fputs("\xef\xbf\xbd", f) >= 0;
 		} else if (n > 1) {
 			cols += fwrite(s, 1, n, f) > 0;
-		} else if (*s == '\\' || (*s == '"' && fmt != FMT_TABLE)) {
+		} else if (*s == '\\' || (*s == '"' && !human_fmt(fmt))) {
 			cols += fprintf(f, "\\%c", *s);
-		} else if (*s == '\n' && fmt != FMT_TABLE) {
+		} else if (*s == '\n' && !human_fmt(fmt)) {
 			cols += fprintf(f, "\\n");
 		} else if (*s < 0x20 || *s == 0x7f ||
 			   (*s == ' ' && fmt == FMT_TABLE)) {
@@ -449,6 +467,8 @@ static int in_tree(const struct table *t, const struct proc *p, long root,
 
 static int selected(const struct table *t, const struct proc *p)
 {
+	if (opt.new_only && p->rel == R_WAS_EXITED)
+		return 0;
 	return !opt.pid || in_tree(t, p, opt.pid, opt.children);
 }
 
@@ -508,51 +528,79 @@ static void print_value(FILE *f, int col, long long v, int width)
 	fprintf(f, " %*s", width, buf);
 }
 
+static void table_header(void)
+{
+	int k;
+
+	fprintf(out, "%7s %7s %-15s %-6s", "PID", "PPID", "COMM", "STATE");
+	for (k = 0; k < NSHOWN; k++)
+		fprintf(out, " %7s", short_names[k]);
+	fprintf(out, "\n");
+}
+
+static void table_row(const struct proc *p)
+{
+	int k;
+
+	fprintf(out, "%7ld %7ld ", p->pid, p->ppid);
+	put_cell(out, p->comm, 15);
+	fputc(' ', out);
+	put_cell(out, p->state, 6);
+	for (k = 0; k < NSHOWN; k++)
+		print_value(out, k, p->d[k], 7);
+	fprintf(out, "\n");
+}
+
 static void print_table(const struct table *t)
 {
 	const struct proc **v;
 	size_t i, n = display_order(t, &v);
+
+	table_header();
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++)
+		table_row(v[i]);
+	free(v);
+}
+
+/* The counters of @d as JSON members, after others. */
+static void json_counters(const long long *d)
+{
 	int k;
 
-	printf("%7s %7s %-15s %-6s", "PID", "PPID", "COMM", "STATE");
-	for (k = 0; k < NSHOWN; k++)
-		printf(" %7s", short_names[k]);
-	printf("\n");
-	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
-		printf("%7ld %7ld ", v[i]->pid, v[i]->ppid);
-		put_cell(stdout, v[i]->comm, 15);
-		putchar(' ');
-		put_cell(stdout, v[i]->state, 6);
-		for (k = 0; k < NSHOWN; k++)
-			print_value(stdout, k, v[i]->d[k], 7);
-		printf("\n");
+	for (k = 0; k < NSHOWN; k++) {
+		fprintf(out, ", \"%s\": ", shown[k]);
+		if (d[k] < 0)
+			fprintf(out, "null");
+		else
+			fprintf(out, "%lld", d[k]);
 	}
-	free(v);
+}
+
+static void json_procs(const struct proc *const *v, size_t n)
+{
+	size_t i;
+
+	fprintf(out, "\"procs\": [");
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
+		fprintf(out, "%s{\"pid\": %ld, \"ppid\": %ld, \"comm\": ",
+			i ? ", " : "", v[i]->pid, v[i]->ppid);
+		put_quoted(out, v[i]->comm, FMT_JSON);
+		fprintf(out, ", \"state\": ");
+		put_quoted(out, v[i]->state, FMT_JSON);
+		json_counters(v[i]->d);
+		fprintf(out, "}");
+	}
+	fprintf(out, "]");
 }
 
 static void print_json(const struct table *t)
 {
 	const struct proc **v;
-	size_t i, n = display_order(t, &v);
-	int k;
+	size_t n = display_order(t, &v);
 
-	printf("{\"procs\": [");
-	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
-		printf("%s{\"pid\": %ld, \"ppid\": %ld, \"comm\": ",
-		       i ? ", " : "", v[i]->pid, v[i]->ppid);
-		put_quoted(stdout, v[i]->comm, FMT_JSON);
-		printf(", \"state\": ");
-		put_quoted(stdout, v[i]->state, FMT_JSON);
-		for (k = 0; k < NSHOWN; k++) {
-			printf(", \"%s\": ", shown[k]);
-			if (v[i]->d[k] < 0)
-				printf("null");
-			else
-				printf("%lld", v[i]->d[k]);
-		}
-		printf("}");
-	}
-	printf("]}\n");
+	fprintf(out, "{");
+	json_procs(v, n);
+	fprintf(out, "}\n");
 	free(v);
 }
 
@@ -592,30 +640,281 @@ static void print_prometheus(const struct table *t)
 		kind = !strncmp(line, "procs", 5) || !strcmp(line, "enabled") ?
 		       "gauge" : "counter";
 		suffix = *kind == 'c' ? "_total" : "";
-		printf("# HELP cowtrace_%s%s cowtrace stats: %s.\n", line,
-		       suffix, line);
-		printf("# TYPE cowtrace_%s%s %s\n", line, suffix, kind);
-		printf("cowtrace_%s%s %s\n", line, suffix, val);
+		fprintf(out, "# HELP cowtrace_%s%s cowtrace stats: %s.\n", line,
+			suffix, line);
+		fprintf(out, "# TYPE cowtrace_%s%s %s\n", line, suffix, kind);
+		fprintf(out, "cowtrace_%s%s %s\n", line, suffix, val);
 	}
 	free(line);
 	fclose(f);
 	n = display_order(t, &v);
 	for (k = 0; k < NSHOWN; k++) {
-		printf("# HELP cowtrace_process_%s_total cowtrace per process: %s",
-		       shown[k], shown[k]);
-		printf(" (top %d processes by %s).\n", opt.prom_top, opt.sort);
-		printf("# TYPE cowtrace_process_%s_total counter\n", shown[k]);
+		fprintf(out, "# HELP cowtrace_process_%s_total cowtrace per process: %s",
+			shown[k], shown[k]);
+		fprintf(out, " (top %d processes by %s).\n", opt.prom_top, opt.sort);
+		fprintf(out, "# TYPE cowtrace_process_%s_total counter\n", shown[k]);
 		for (i = 0, rows = 0; i < n && rows < (size_t)opt.prom_top; i++) {
 			if (v[i]->d[k] < 0)
 				continue;
 			rows++;
-			printf("cowtrace_process_%s_total{pid=\"%ld\",comm=",
-			       shown[k], v[i]->pid);
-			put_quoted(stdout, v[i]->comm, FMT_PROM);
-			printf("} %lld\n", v[i]->d[k]);
+			fprintf(out, "cowtrace_process_%s_total{pid=\"%ld\",comm=",
+				shown[k], v[i]->pid);
+			put_quoted(out, v[i]->comm, FMT_PROM);
+			fprintf(out, "} %lld\n", v[i]->d[k]);
 		}
 	}
 	free(v);
+}
+
+/*
+ * cowstat -- CMD [ARG...]: count CMD's process tree from its start.
+ *
+ * The child is forked and waits on a pipe; cowstat sets "filter pid
+ * CHILD" (so the module counts the child and its descendants only),
+ * reads the table, then lets the child exec CMD.  When CMD exits, the
+ * table read again minus the first read is the tree's COW.  Global
+ * counters are never reset: other users keep theirs.
+ */
+#define CMD_FAIL 125	/* cowstat itself failed, as env(1) and timeout(1) */
+
+/* The value of "@key: " in the control file, in @buf. */
+static int control_get(const char *key, char *buf, size_t len)
+{
+	FILE *f = fopen(CT_DIR "/control", "r");
+	char line[512];
+	size_t kl = strlen(key);
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, len, "%s", line + kl + 1 + (line[kl + 1] == ' '));
+			found = 1;
+		}
+	fclose(f);
+	return found;
+}
+
+static int control_put(const char *cmd)
+{
+	int fd = open(CT_DIR "/control", O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Put the filter back to none, unless someone changed it meanwhile. */
+static void restore_filter(void)
+{
+	char filter[320], mine[32];
+	int e;
+
+	if (!filter_owned)
+		return;
+	filter_owned = 0;
+	snprintf(mine, sizeof(mine), "pid %d", (int)cmd_pid);
+	if (control_get("filter", filter, sizeof(filter)) && strcmp(filter, mine)) {
+		fprintf(stderr, "cowstat: the filter changed during the run (filter: ");
+		put_str(stderr, filter, FMT_TEXT);
+		fprintf(stderr, "): left as it is\n");
+		return;
+	}
+	e = control_put("filter none");
+	if (e)
+		fprintf(stderr, "cowstat: cannot restore 'filter none': %s\n",
+			strerror(-e));
+}
+
+/*
+ * SIGINT and SIGQUIT come from the terminal to the whole foreground
+ * group, the command included: cowstat waits for it, as a shell does.
+ * SIGTERM and SIGHUP are sent to cowstat alone: passed on.
+ */
+static void on_signal(int sig)
+{
+	if ((sig == SIGTERM || sig == SIGHUP) && cmd_pid > 0)
+		kill(cmd_pid, sig);
+}
+
+static const int cmd_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+static struct sigaction saved_sa[ARRAY_SIZE(cmd_signals)];
+
+/* Catch the signals (keeping what they did), or put them back. */
+static void catch_signals(int catch)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < ARRAY_SIZE(cmd_signals); i++)
+		if (catch)
+			sigaction(cmd_signals[i], &sa, &saved_sa[i]);
+		else
+			sigaction(cmd_signals[i], &saved_sa[i], NULL);
+}
+
+/* The child: wait to be released, then exec; report exec's errno. */
+static void cmd_child(char **argv, int go, int err)
+{
+	char c;
+	int e;
+
+	catch_signals(0);
+	if (read(go, &c, 1) != 1)
+		_exit(CMD_FAIL);	/* cowstat went away */
+	close(go);
+	execvp(argv[0], argv);
+	e = errno;
+	if (write(err, &e, sizeof(e)) < 0)
+		_exit(CMD_FAIL);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* The sum of the shown rows, as a row. */
+static void cmd_total(const struct proc *const *v, size_t n, struct proc *t)
+{
+	size_t i;
+	int k;
+
+	memset(t, 0, sizeof(*t));
+	for (k = 0; k < NSHOWN; k++) {
+		t->d[k] = -1;
+		for (i = 0; i < n; i++)
+			if (v[i]->d[k] >= 0)
+				t->d[k] = (t->d[k] < 0 ? 0 : t->d[k]) + v[i]->d[k];
+	}
+}
+
+static void cmd_report(char **argv, int status, const struct table *t)
+{
+	const struct proc **v;
+	size_t n = display_order(t, &v), i;
+	struct proc total;
+	int k;
+
+	cmd_total(v, n, &total);
+	if (opt.json) {
+		fprintf(out, "{\"command\": [");
+		for (i = 0; argv[i]; i++) {
+			fprintf(out, "%s", i ? ", " : "");
+			put_quoted(out, argv[i], FMT_JSON);
+		}
+		fprintf(out, "], \"pid\": %d, \"exit_status\": ", (int)cmd_pid);
+		if (WIFSIGNALED(status))
+			fprintf(out, "null, \"signal\": %d, ", WTERMSIG(status));
+		else
+			fprintf(out, "%d, \"signal\": null, ", WEXITSTATUS(status));
+		json_procs(v, n);
+		fprintf(out, ", \"total\": {\"procs\": %zu", n);
+		json_counters(total.d);
+		fprintf(out, "}}\n");
+	} else {
+		fprintf(out, "cowstat:");
+		for (i = 0; argv[i]; i++) {
+			int q = !*argv[i] || strpbrk(argv[i], " \t'\"\\$`;&|<>()*?[]#~");
+
+			fprintf(out, q ? " '" : " ");
+			put_str(out, argv[i], FMT_TEXT);
+			fprintf(out, q ? "'" : "");
+		}
+		fprintf(out, " (pid %d) ", (int)cmd_pid);
+		if (WIFSIGNALED(status))
+			fprintf(out, "was killed by signal %d (%s)\n",
+				WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			fprintf(out, "exited with status %d\n", WEXITSTATUS(status));
+		table_header();
+		for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++)
+			table_row(v[i]);
+		fprintf(out, "%7s %7zu %-15s %-6s", "total", n, "processes", "");
+		for (k = 0; k < NSHOWN; k++)
+			print_value(out, k, total.d[k], 7);
+		fprintf(out, "\n");
+	}
+	fflush(out);
+	free(v);
+}
+
+static int run_command(char **argv)
+{
+	struct table before = { 0 }, after = { 0 };
+	int go[2], err[2], status, e, n;
+	char filter[320], mine[64];
+
+	check_access();
+	if (!control_get("filter", filter, sizeof(filter)))
+		die("cannot read %s/control", CT_DIR);
+	if (strcmp(filter, "none")) {
+		fprintf(stderr, "cowstat: the filter is in use (filter: ");
+		put_str(stderr, filter, FMT_TEXT);
+		fprintf(stderr, "): cowstat -- CMD sets its own and will not overwrite\n"
+			"cowstat: another's; when its user is done: echo 'filter none' > %s/control\n",
+			CT_DIR);
+		exit(fail_status);
+	}
+	if (control_get("enabled", mine, sizeof(mine)) && !strcmp(mine, "0"))
+		die("cowtrace is disabled: nothing would be counted (echo enable > %s/control)",
+		    CT_DIR);
+	if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	catch_signals(1);
+	cmd_pid = fork();
+	if (cmd_pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!cmd_pid)
+		cmd_child(argv, go[0], err[1]);
+	close(go[0]);
+	close(err[1]);
+
+	snprintf(mine, sizeof(mine), "filter pid %d", (int)cmd_pid);
+	e = control_put(mine);
+	filter_owned = !e;
+	if (e) {
+		kill(cmd_pid, SIGKILL);
+		waitpid(cmd_pid, NULL, 0);
+		die("cannot set the filter: %s", strerror(-e));
+	}
+	read_table(&before);
+	if (write(go[1], "x", 1) != 1)
+		kill(cmd_pid, SIGKILL);
+	close(go[1]);
+
+	/* EOF: exec succeeded (or the child died first). */
+	do
+		n = read(err[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(err[0]);
+	while (waitpid(cmd_pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid: %s", strerror(errno));
+	if (n != sizeof(e))
+		read_table(&after);
+
+	restore_filter();
+	if (n == sizeof(e)) {
+		fprintf(stderr, "cowstat: ");
+		put_str(stderr, argv[0], FMT_TEXT);
+		fprintf(stderr, ": %s\n", strerror(e));
+		free(before.p);
+		return e == ENOENT ? 127 : 126;
+	}
+	subtract(&after, &before);
+	opt.pid = cmd_pid;
+	opt.children = 1;
+	opt.new_only = 1;
+	cmd_report(argv, status, &after);
+	free(before.p);
+	free(after.p);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }
 
 static const char *const help[] = {
@@ -665,19 +964,27 @@ static long parse_num(const char *s, long min, long max, const char *what)
 int main(int argc, char **argv)
 {
 	enum { O_PROCS = 256, O_STATS };
+	char **cmd = NULL;
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "top", required_argument, NULL, 't' },
 		{ "procs", required_argument, NULL, O_PROCS },
 		{ "stats", required_argument, NULL, O_STATS },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct table cur = { 0 }, prev = { 0 }, swap;
 	int c, interval = 0, count = 1, report, custom = 0;
 
-	while ((c = getopt_long(argc, argv, "s:n:p:crh", longopts, NULL)) != -1) {
+	for (c = 1; c < argc; c++)
+		if (!strcmp(argv[c], "--")) {
+			cmd = argv + c + 1;
+			argc = c;
+			break;
+		}
+	while ((c = getopt_long(argc, argv, "s:n:p:cro:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.sort = optarg;
@@ -711,6 +1018,11 @@ int main(int argc, char **argv)
 			opt.stats_file = optarg;
 			custom = 1;
 			break;
+		case 'o':
+			out = fopen(optarg, "w");
+			if (!out)
+				die("cannot write %s", optarg);
+			break;
 		case 'h':
 			usage(stdout, 0);
 			break;
@@ -725,6 +1037,20 @@ int main(int argc, char **argv)
 		die("unknown column '%s' for -s", opt.sort);
 	if (opt.json && opt.prom)
 		die("--json and --prometheus exclude each other%s", "");
+	if (cmd) {
+		if (!*cmd)
+			die("no command after --%s", "");
+		if (optind < argc)
+			die("INTERVAL and COUNT do not go with a command ('%s')", argv[optind]);
+		if (opt.pid || opt.prom || custom)
+			die("-p, --prometheus, --procs and --stats do not go with a command%s", "");
+		if (!out)
+			out = stderr;
+		fail_status = CMD_FAIL;
+		return run_command(cmd);
+	}
+	if (!out)
+		out = stdout;
 	if (optind < argc) {
 		interval = parse_num(argv[optind++], 1, INT_MAX, "INTERVAL");
 		count = optind < argc ?
@@ -748,8 +1074,8 @@ int main(int argc, char **argv)
 		else
 			print_table(&cur);
 		if (interval && !opt.json && !opt.prom)
-			printf("\n");
-		fflush(stdout);
+			fprintf(out, "\n");
+		fflush(out);
 		swap = prev;
 		prev = cur;
 		cur = swap;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -669,6 +670,107 @@ TEST(bad_input)
 	EXPECT_EQ(2 << 8, run(COWSTAT " --json --prometheus 2>&1", out, sizeof(out)));
 	EXPECT_EQ(0, run(COWSTAT " --help", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "usage: cowstat")) TH_LOG("%s", out);
+}
+
+/* Move @pid into the cgroup2 group @name (created). */
+static int move_to_cgroup(const char *name, pid_t pid)
+{
+	char path[128], num[16];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", name);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	snprintf(num, sizeof(num), "%d", pid);
+	ok = write(fd, num, strlen(num)) > 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Back to the root group, and the groups removed. */
+static void cgroups_cleanup(pid_t a, pid_t b)
+{
+	int fd = open("/sys/fs/cgroup/cgroup.procs", O_WRONLY);
+	char num[16];
+
+	if (fd >= 0) {
+		snprintf(num, sizeof(num), "%d", a);
+		if (write(fd, num, strlen(num)) < 0)
+			perror("cgroup.procs");
+		snprintf(num, sizeof(num), "%d", b);
+		if (write(fd, num, strlen(num)) < 0)
+			perror("cgroup.procs");
+		close(fd);
+	}
+	rmdir("/sys/fs/cgroup/cowstat-a");
+	rmdir("/sys/fs/cgroup/cowstat-b");
+}
+
+/*
+ * The child (K copies) in cgroup cowstat-a, the parent (K reuses) in
+ * cowstat-b: sums per cgroup, in each format, and the bound.
+ */
+TEST_F(cowstat, by_cgroup)
+{
+	char out[65536], cmd[192], want[512];
+	const char *obj;
+
+	if (access("/sys/fs/cgroup/cgroup.procs", W_OK))
+		SKIP(return, "no writable cgroup2 hierarchy at /sys/fs/cgroup");
+	ASSERT_EQ(0, move_to_cgroup("cowstat-a", self->child));
+	ASSERT_EQ(0, move_to_cgroup("cowstat-b", self->parent));
+
+	snprintf(cmd, sizeof(cmd), COWSTAT " -r -g -p %d -c", self->parent);
+	EXPECT_EQ(0, run(cmd, out, sizeof(out)));
+	snprintf(want, sizeof(want),
+		 "%7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s CGROUP\n"
+		 "%7d %7d %7d %7d %7d %7d %7d %7d %7s %7d %7d /cowstat-a\n"
+		 "%7d %7d %7d %7d %7d %7d %7d %7d %7s %7d %7d /cowstat-b\n",
+		 "PROCS", "FORKS", "SHARED", "COPIES", "REUSES", "ZERO", "FILE",
+		 "SHWR", "THPSPL", "HUGE", "COPIED",
+		 1, 0, 0, K, 0, 0, 0, 0, ct_have_thp() ? "0" : "-", 0, K * (int)ct_page_size(),
+		 1, 0, 0, 0, K, 0, 0, 0, ct_have_thp() ? "0" : "-", 0, 0);
+	EXPECT_STREQ(want, out);
+
+	snprintf(cmd, sizeof(cmd), COWSTAT " -g --json --max-cgroups 1 -p %d -c",
+		 self->parent);
+	EXPECT_EQ(0, run(cmd, out, sizeof(out)));
+	/* The bound: cowstat-a first (by copies), cowstat-b folded into other. */
+	obj = strstr(out, "{\"cgroups\": [{\"cgroup\": \"/cowstat-a\", \"procs\": 1, ");
+	ASSERT_NE(NULL, obj) TH_LOG("%s", out);
+	EXPECT_EQ(K, jnum(obj, "copies"));
+	EXPECT_EQ(0, jnum(obj, "reuses"));
+	obj = strstr(obj, "}, {\"cgroup\": \"other\", \"procs\": 1, ");
+	ASSERT_NE(NULL, obj) TH_LOG("%s", out);
+	EXPECT_EQ(0, jnum(obj, "copies"));
+	EXPECT_EQ(K, jnum(obj, "reuses"));
+	EXPECT_EQ(NULL, strstr(obj + 4, "\"cgroup\": ")) TH_LOG("%s", out);
+
+	snprintf(cmd, sizeof(cmd), COWSTAT " -g --prometheus --max-cgroups 1 -p %d -c",
+		 self->parent);
+	EXPECT_EQ(0, run(cmd, out, sizeof(out)));
+	snprintf(want, sizeof(want),
+		 "\ncowtrace_process_copies_total{pid=\"%d\",comm=\"%s\",cgroup=\"%s\"} %d\n",
+		 self->child, "cowstat_test", "/cowstat-a", K);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want),
+		 "\ncowtrace_process_reuses_total{pid=\"%d\",comm=\"%s\",cgroup=\"%s\"} %d\n",
+		 self->parent, "cowstat_test", "other", K);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\ncowtrace_cgroup_copies_total{cgroup=\"/cowstat-a\"} 16\n"
+			       "cowtrace_cgroup_copies_total{cgroup=\"other\"} 0\n"))
+		TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "cowstat-b")) TH_LOG("%s", out);
+	if (!access(PROMTOOL, X_OK)) {
+		snprintf(cmd, sizeof(cmd), COWSTAT " -g --prometheus --max-cgroups 1 | "
+			 PROMTOOL " check metrics 2>&1");
+		EXPECT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	}
+	cgroups_cleanup(self->child, self->parent);
 }
 
 TEST(clear_errors)

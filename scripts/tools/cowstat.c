@@ -68,12 +68,15 @@ enum pstate { P_OTHER, P_ALIVE, P_EXITED };
 /* How a row relates to the previous read (for deltas). */
 enum prev_rel { R_NEW, R_WAS_ALIVE, R_WAS_EXITED };
 
+enum { CG_UNKNOWN = -1, CG_UNREAD = -2 };	/* struct proc's cg */
+
 struct proc {
 	long pid;
 	long ppid;
 	unsigned long long start;	/* 0 when procs has no start column */
 	enum pstate pstate;
 	enum prev_rel rel;
+	int cg;			/* index in cgs[], or CG_UNREAD/CG_UNKNOWN */
 	char comm[COMM_MAX];
 	char state[16];
 	long long v[NSHOWN];	/* as read; -1: off or unsupported */
@@ -92,13 +95,15 @@ static struct {
 	int json;
 	int prom;
 	int prom_top;
+	int by_cgroup;
+	int max_cgroups;
 	int raw;
 	int rows;
 	int new_only;	/* hide rows that were exited in the first read */
 	const char *procs_file;
 	const char *stats_file;
 } opt = {
-	.sort = "copies", .prom_top = 20,
+	.sort = "copies", .prom_top = 20, .max_cgroups = 20,
 	.procs_file = CT_DIR "/procs", .stats_file = CT_DIR "/stats",
 };
 
@@ -292,6 +297,7 @@ static void parse_row(char *line, const struct col *map, int ncols,
 	int c, k;
 
 	memset(p, 0, sizeof(*p));
+	p->cg = CG_UNREAD;
 	for (k = 0; k < NSHOWN; k++)
 		p->v[k] = -1;
 	for (tok = strtok_r(line, " ", &save), c = 0; tok && c < ncols;
@@ -417,6 +423,9 @@ static void subtract(struct table *cur, const struct table *prev)
 			continue;
 		used[match - prev->p] = 1;
 		c->rel = match->pstate == P_EXITED ? R_WAS_EXITED : R_WAS_ALIVE;
+		/* An exited process keeps the cgroup it was last seen in. */
+		if (c->pstate != P_ALIVE && match->cg >= 0)
+			c->cg = match->cg;
 		for (k = 0; k < NSHOWN; k++)
 			if (c->v[k] >= 0 && match->v[k] >= 0)
 				c->d[k] = c->v[k] - match->v[k];
@@ -604,6 +613,213 @@ static void print_json(const struct table *t)
 	free(v);
 }
 
+/*
+ * Cgroups.  procs has no cgroup column: a live process's cgroup is read
+ * from /proc/PID/cgroup (the cgroup2 "0::" line), when an output needs
+ * it.  An exited process keeps the cgroup an earlier report of this
+ * cowstat saw it in (interval mode); otherwise it is "unknown".  Paths
+ * are interned: a row holds an index in cgs[].
+ */
+struct cgroup_sum {
+	char *path;
+	size_t procs;
+	long long d[NSHOWN];
+};
+
+static struct cgroup_sum *cgs;
+static size_t ncgs, cgs_cap;
+static int *cg_hash;		/* open addressing: index + 1, 0 empty */
+static size_t cg_hash_cap;
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static int cg_intern(const char *path)
+{
+	size_t i, h;
+
+	if (2 * (ncgs + 1) > cg_hash_cap) {
+		free(cg_hash);
+		cg_hash_cap = cg_hash_cap ? 2 * cg_hash_cap : 256;
+		cg_hash = calloc(cg_hash_cap, sizeof(*cg_hash));
+		if (!cg_hash)
+			die("out of memory%s", "");
+		for (i = 0; i < ncgs; i++) {
+			for (h = hash_str(cgs[i].path) & (cg_hash_cap - 1); cg_hash[h];
+			     h = (h + 1) & (cg_hash_cap - 1))
+				;
+			cg_hash[h] = i + 1;
+		}
+	}
+	for (h = hash_str(path) & (cg_hash_cap - 1); cg_hash[h];
+	     h = (h + 1) & (cg_hash_cap - 1))
+		if (!strcmp(cgs[cg_hash[h] - 1].path, path))
+			return cg_hash[h] - 1;
+	if (ncgs == cgs_cap) {
+		cgs_cap = cgs_cap ? 2 * cgs_cap : 64;
+		cgs = realloc(cgs, cgs_cap * sizeof(*cgs));
+		if (!cgs)
+			die("out of memory%s", "");
+	}
+	cgs[ncgs].path = strdup(path);
+	if (!cgs[ncgs].path)
+		die("out of memory%s", "");
+	cg_hash[h] = ncgs + 1;
+	return ncgs++;
+}
+
+/* The cgroup of row @p (read once per report for a live process). */
+static int cgroup_of(struct proc *p)
+{
+	char path[64], *line = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (p->cg != CG_UNREAD)
+		return p->cg;
+	p->cg = CG_UNKNOWN;
+	if (p->pstate != P_ALIVE)
+		return p->cg;
+	snprintf(path, sizeof(path), "/proc/%ld/cgroup", p->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return p->cg;	/* it exited since procs was read */
+	while (getline(&line, &len, f) >= 0)
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			p->cg = cg_intern(line + 3);
+			break;
+		}
+	free(line);
+	fclose(f);
+	return p->cg;
+}
+
+static int cmp_cgroup(const void *a, const void *b)
+{
+	const struct cgroup_sum *x = *(const struct cgroup_sum *const *)a;
+	const struct cgroup_sum *y = *(const struct cgroup_sum *const *)b;
+
+	if (x->d[sort_col] != y->d[sort_col])
+		return x->d[sort_col] < y->d[sort_col] ? 1 : -1;
+	return strcmp(x->path, y->path);
+}
+
+/* The label of a cgroup once aggregated (see cgroup_groups()). */
+static const char *cg_label(int cg)
+{
+	return cg < 0 ? "unknown" : cgs[cg].procs == (size_t)-1 ? "other" :
+	       cgs[cg].path;
+}
+
+static void cg_zero(struct cgroup_sum *s, char *path)
+{
+	int k;
+
+	s->path = path;
+	s->procs = 0;
+	for (k = 0; k < NSHOWN; k++)
+		s->d[k] = -1;
+}
+
+/* Add counters @d of @procs processes; -1 (unsupported) adds nothing. */
+static void cg_add(struct cgroup_sum *s, const long long *d, size_t procs)
+{
+	int k;
+
+	s->procs += procs;
+	for (k = 0; k < NSHOWN; k++)
+		if (d[k] >= 0)
+			s->d[k] = (s->d[k] < 0 ? 0 : s->d[k]) + d[k];
+}
+
+/*
+ * Sum the shown rows per cgroup.  The top --max-cgroups by the sort
+ * column are kept (0: all), the rest summed as "other", processes of no
+ * known cgroup as "unknown": at most max_cgroups + 2 groups.  Returns
+ * them sorted (other, then unknown, last); a cgroup folded into other
+ * is marked procs == -1 for cg_label().
+ */
+static size_t cgroup_groups(const struct proc *const *v, size_t n,
+			    struct cgroup_sum ***out_groups,
+			    struct cgroup_sum *other, struct cgroup_sum *unknown)
+{
+	struct cgroup_sum **g;
+	size_t i, ng = 0;
+
+	for (i = 0; i < ncgs; i++)
+		cg_zero(&cgs[i], cgs[i].path);
+	cg_zero(other, (char *)"other");
+	cg_zero(unknown, (char *)"unknown");
+	for (i = 0; i < n; i++) {
+		int cg = cgroup_of((struct proc *)v[i]);
+
+		cg_add(cg < 0 ? unknown : &cgs[cg], v[i]->d, 1);
+	}
+	g = malloc((ncgs + 2) * sizeof(*g));
+	if (!g)
+		die("out of memory%s", "");
+	for (i = 0; i < ncgs; i++)
+		if (cgs[i].procs)
+			g[ng++] = &cgs[i];
+	qsort(g, ng, sizeof(*g), cmp_cgroup);
+	if (opt.max_cgroups && ng > (size_t)opt.max_cgroups) {
+		for (i = opt.max_cgroups; i < ng; i++) {
+			cg_add(other, g[i]->d, g[i]->procs);
+			g[i]->procs = (size_t)-1;
+		}
+		ng = opt.max_cgroups;
+	}
+	if (other->procs)
+		g[ng++] = other;
+	if (unknown->procs)
+		g[ng++] = unknown;
+	*out_groups = g;
+	return ng;
+}
+
+static void print_cgroups(const struct table *t)
+{
+	struct cgroup_sum **g, other, unknown;
+	const struct proc **v;
+	size_t n = display_order(t, &v), ng, i;
+	int k;
+
+	ng = cgroup_groups(v, n, &g, &other, &unknown);
+	if (opt.json) {
+		fprintf(out, "{\"cgroups\": [");
+		for (i = 0; i < ng; i++) {
+			fprintf(out, "%s{\"cgroup\": ", i ? ", " : "");
+			put_quoted(out, g[i]->path, FMT_JSON);
+			fprintf(out, ", \"procs\": %zu", g[i]->procs);
+			json_counters(g[i]->d);
+			fprintf(out, "}");
+		}
+		fprintf(out, "]}\n");
+	} else {
+		fprintf(out, "%7s", "PROCS");
+		for (k = 0; k < NSHOWN; k++)
+			fprintf(out, " %7s", short_names[k]);
+		fprintf(out, " CGROUP\n");
+		for (i = 0; i < ng; i++) {
+			fprintf(out, "%7zu", g[i]->procs);
+			for (k = 0; k < NSHOWN; k++)
+				print_value(out, k, g[i]->d[k], 7);
+			fputc(' ', out);
+			put_str(out, g[i]->path, FMT_TABLE);
+			fputc('\n', out);
+		}
+	}
+	free(g);
+	free(v);
+}
+
 /* A Prometheus metric name: [a-zA-Z_:][a-zA-Z0-9_:]*. */
 static int metric_name(const char *s)
 {
@@ -623,7 +839,9 @@ static void print_prometheus(const struct table *t)
 	char *line = NULL, *colon, *val;
 	const struct proc **v;
 	size_t len = 0, i, n, rows;
+	struct cgroup_sum **g = NULL, other, unknown;
 	const char *kind, *suffix;
+	size_t ng = 0;
 	int k;
 
 	if (!f)
@@ -648,6 +866,8 @@ static void print_prometheus(const struct table *t)
 	free(line);
 	fclose(f);
 	n = display_order(t, &v);
+	if (opt.by_cgroup)
+		ng = cgroup_groups(v, n, &g, &other, &unknown);
 	for (k = 0; k < NSHOWN; k++) {
 		fprintf(out, "# HELP cowtrace_process_%s_total cowtrace per process: %s",
 			shown[k], shown[k]);
@@ -660,8 +880,37 @@ static void print_prometheus(const struct table *t)
 			fprintf(out, "cowtrace_process_%s_total{pid=\"%ld\",comm=",
 				shown[k], v[i]->pid);
 			put_quoted(out, v[i]->comm, FMT_PROM);
+			if (opt.by_cgroup) {
+				fprintf(out, ",cgroup=");
+				put_quoted(out, cg_label(v[i]->cg), FMT_PROM);
+			}
 			fprintf(out, "} %lld\n", v[i]->d[k]);
 		}
+	}
+	for (k = 0; opt.by_cgroup && k < NSHOWN; k++) {
+		fprintf(out, "# HELP cowtrace_cgroup_%s_total cowtrace per cgroup: %s",
+			shown[k], shown[k]);
+		fprintf(out, " (top %d cgroups by %s, then other).\n",
+			opt.max_cgroups, opt.sort);
+		fprintf(out, "# TYPE cowtrace_cgroup_%s_total counter\n", shown[k]);
+		for (i = 0; i < ng; i++) {
+			if (g[i]->d[k] < 0)
+				continue;
+			fprintf(out, "cowtrace_cgroup_%s_total{cgroup=", shown[k]);
+			put_quoted(out, g[i]->path, FMT_PROM);
+			fprintf(out, "} %lld\n", g[i]->d[k]);
+		}
+	}
+	if (opt.by_cgroup) {
+		fprintf(out, "# HELP cowtrace_cgroup_procs %s.\n",
+			"cowtrace per cgroup: processes in the table");
+		fprintf(out, "# TYPE cowtrace_cgroup_procs gauge\n");
+		for (i = 0; i < ng; i++) {
+			fprintf(out, "cowtrace_cgroup_procs{cgroup=");
+			put_quoted(out, g[i]->path, FMT_PROM);
+			fprintf(out, "} %zu\n", g[i]->procs);
+		}
+		free(g);
 	}
 	free(v);
 }
@@ -918,8 +1167,9 @@ static int run_command(char **argv)
 }
 
 static const char *const help[] = {
-	"usage: cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r]",
-	"               [--json | --prometheus [--top N]] [INTERVAL [COUNT]]",
+	"usage: cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r] [-g [--max-cgroups N]]",
+	"               [--json | --prometheus [--top N]] [-o FILE] [INTERVAL [COUNT]]",
+	"       cowstat [-s COLUMN] [-n ROWS] [-r] [--json] [-o FILE] -- CMD [ARG...]",
 	"  -s COLUMN     sort by this counter (default copies): forks shared copies",
 	"                reuses zero_fills file_copies shared_writes thp_splits",
 	"                hugetlb_copies bytes_copied",
@@ -929,10 +1179,16 @@ static const char *const help[] = {
 	"  --json        one JSON object per report",
 	"  --prometheus  Prometheus text format: global counters and, per",
 	"                process, the top N (--top, default 20) by the sort column",
+	"  -g, --by-cgroup  sum per cgroup (with --prometheus: a cgroup label",
+	"                and cowtrace_cgroup_* series); the top N cgroups",
+	"                (--max-cgroups, default 20, 0 for all), the rest as other",
 	"  --procs FILE  read this procs table instead of cowtrace's (testing)",
 	"  --stats FILE  read this stats file instead of cowtrace's (testing)",
 	"  -h, --help    this help",
+	"  -o FILE       write to FILE (with a command, the default is stderr)",
 	"  INTERVAL      seconds between reports; after the first, per interval",
+	"  -- CMD        run CMD, count its process tree from its start; print",
+	"                it when CMD ends; exit with CMD's status",
 	"See cowstat(1).",
 };
 
@@ -963,12 +1219,14 @@ static long parse_num(const char *s, long min, long max, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { O_PROCS = 256, O_STATS };
+	enum { O_PROCS = 256, O_STATS, O_MAXCG };
 	char **cmd = NULL;
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "top", required_argument, NULL, 't' },
+		{ "by-cgroup", no_argument, NULL, 'g' },
+		{ "max-cgroups", required_argument, NULL, O_MAXCG },
 		{ "procs", required_argument, NULL, O_PROCS },
 		{ "stats", required_argument, NULL, O_STATS },
 		{ "output", required_argument, NULL, 'o' },
@@ -984,7 +1242,7 @@ int main(int argc, char **argv)
 			argc = c;
 			break;
 		}
-	while ((c = getopt_long(argc, argv, "s:n:p:cro:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:p:cgro:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.sort = optarg;
@@ -1006,6 +1264,12 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			opt.prom = 1;
+			break;
+		case 'g':
+			opt.by_cgroup = 1;
+			break;
+		case O_MAXCG:
+			opt.max_cgroups = parse_num(optarg, 0, INT_MAX, "--max-cgroups");
 			break;
 		case 't':
 			opt.prom_top = parse_num(optarg, 1, INT_MAX, "--top");
@@ -1042,8 +1306,9 @@ int main(int argc, char **argv)
 			die("no command after --%s", "");
 		if (optind < argc)
 			die("INTERVAL and COUNT do not go with a command ('%s')", argv[optind]);
-		if (opt.pid || opt.prom || custom)
-			die("-p, --prometheus, --procs and --stats do not go with a command%s", "");
+		if (opt.pid || opt.prom || opt.by_cgroup || custom)
+			die("%s do not go with a command",
+			    "-p, --prometheus, --by-cgroup, --procs and --stats");
 		if (!out)
 			out = stderr;
 		fail_status = CMD_FAIL;
@@ -1067,10 +1332,12 @@ int main(int argc, char **argv)
 		read_table(&cur);
 		if (report)
 			subtract(&cur, &prev);
-		if (opt.json)
+		if (opt.json && !opt.by_cgroup)
 			print_json(&cur);
 		else if (opt.prom)
 			print_prometheus(&cur);
+		else if (opt.by_cgroup)
+			print_cgroups(&cur);
 		else
 			print_table(&cur);
 		if (interval && !opt.json && !opt.prom)

@@ -773,6 +773,41 @@ TEST_F(cowstat, by_cgroup)
 	cgroups_cleanup(self->child, self->parent);
 }
 
+/* No row cap: 100,000 rows (more than the old 65,536), the top one last. */
+TEST(synth_no_row_cap)
+{
+	char dir[] = "/tmp/cowstat_rows.XXXXXX", cmd[128], out[4096];
+	const int rows = 100000;
+	FILE *f;
+	int i;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s/procs", dir);
+	f = fopen(cmd, "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "pid ppid comm state copies reuses\n");
+	for (i = 0; i < rows; i++)
+		fprintf(f, "%d 1 p%d %s %d %d\n", rows - i, i, i % 2 ? "alive" : "exited",
+			i, i % 7);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), COWSTAT " --procs %s/procs | wc -l", dir);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+	EXPECT_EQ(rows + 1, atoi(out));
+	/* The top 2 by copies, and by reuses (ties by pid). */
+	snprintf(cmd, sizeof(cmd), COWSTAT " -n 2 --json --procs %s/procs", dir);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+	EXPECT_EQ(1, jnum(out, "pid")) TH_LOG("%s", out);
+	EXPECT_EQ(rows - 1, jnum(out, "copies"));
+	EXPECT_EQ(2, jnum(strstr(out, "}, {"), "pid")) TH_LOG("%s", out);
+	snprintf(cmd, sizeof(cmd), COWSTAT " -n 2 -s reuses --json --procs %s/procs", dir);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+	/* reuses 6 at i = 6, 13, ...: the smallest pids are rows - i, largest i. */
+	EXPECT_EQ(rows - (rows - 1 - (rows - 1 - 6) % 7), jnum(out, "pid")) TH_LOG("%s", out);
+	EXPECT_EQ(6, jnum(out, "reuses"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_EQ(0, system(cmd));
+}
+
 TEST(clear_errors)
 {
 	char out[1024];

@@ -341,6 +341,53 @@ static int cmp_key(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Sort @t by key: the keys alone (24 bytes each, sorted in place), then
+ * the rows moved once, cycle by cycle.
+ */
+struct key {
+	long pid;
+	unsigned long long start;
+	size_t idx;
+};
+
+static int cmp_keys(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void sort_table(struct table *t)
+{
+	struct key *k = malloc((t->n + 1) * sizeof(*k));
+	size_t i, j, src;
+	struct proc tmp;
+
+	if (!k)
+		die("out of memory%s", "");
+	for (i = 0; i < t->n; i++)
+		k[i] = (struct key){ t->p[i].pid, t->p[i].start, i };
+	qsort(k, t->n, sizeof(*k), cmp_keys);
+	/* Row j is to take row k[j].idx; done when k[j].idx == j. */
+	for (i = 0; i < t->n; i++) {
+		if (k[i].idx == i)
+			continue;
+		tmp = t->p[i];
+		for (j = i; (src = k[j].idx) != i; j = src) {
+			t->p[j] = t->p[src];
+			k[j].idx = j;
+		}
+		t->p[j] = tmp;
+		k[j].idx = j;
+	}
+	free(k);
+}
+
 /* Read the whole procs table, as many rows as it has, sorted by key. */
 static void read_table(struct table *t)
 {
@@ -369,7 +416,7 @@ static void read_table(struct table *t)
 	}
 	free(line);
 	fclose(f);
-	qsort(t->p, t->n, sizeof(*t->p), cmp_key);
+	sort_table(t);
 }
 
 /*
@@ -491,18 +538,44 @@ static int cmp_shown(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* The selected rows, sorted for display; returns how many. */
-static size_t display_order(const struct table *t, const struct proc ***out)
+/*
+ * The selected rows, in display order; returns how many.  With @limit,
+ * only the first @limit are sorted (the others follow in no order): a
+ * refresh that shows the top 20 of a million rows costs one pass.
+ */
+static size_t display_order(const struct table *t, const struct proc ***out,
+			    size_t limit)
 {
-	const struct proc **v = malloc((t->n + 1) * sizeof(*v));
-	size_t i, n = 0;
+	const struct proc **v = malloc((t->n + 1) * sizeof(*v)), *e;
+	size_t i, n = 0, lo, hi, m;
 
 	if (!v)
 		die("out of memory%s", "");
 	for (i = 0; i < t->n; i++)
 		if (selected(t, &t->p[i]))
 			v[n++] = &t->p[i];
-	qsort(v, n, sizeof(*v), cmp_shown);
+	if (!limit || limit >= n) {
+		qsort(v, n, sizeof(*v), cmp_shown);
+		*out = v;
+		return n;
+	}
+	qsort(v, limit, sizeof(*v), cmp_shown);
+	for (i = limit; i < n; i++) {
+		if (cmp_shown(&v[i], &v[limit - 1]) >= 0)
+			continue;
+		/* Insert v[i] into the sorted top; the last goes to i. */
+		e = v[i];
+		v[i] = v[limit - 1];
+		for (lo = 0, hi = limit - 1; lo < hi;) {
+			m = lo + (hi - lo) / 2;
+			if (cmp_shown(&v[m], &e) <= 0)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		memmove(&v[lo + 1], &v[lo], (limit - 1 - lo) * sizeof(*v));
+		v[lo] = e;
+	}
 	*out = v;
 	return n;
 }
@@ -563,7 +636,7 @@ static void table_row(const struct proc *p)
 static void print_table(const struct table *t)
 {
 	const struct proc **v;
-	size_t i, n = display_order(t, &v);
+	size_t i, n = display_order(t, &v, opt.rows);
 
 	table_header();
 	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++)
@@ -605,7 +678,7 @@ static void json_procs(const struct proc *const *v, size_t n)
 static void print_json(const struct table *t)
 {
 	const struct proc **v;
-	size_t n = display_order(t, &v);
+	size_t n = display_order(t, &v, opt.rows);
 
 	fprintf(out, "{");
 	json_procs(v, n);
@@ -788,7 +861,7 @@ static void print_cgroups(const struct table *t)
 {
 	struct cgroup_sum **g, other, unknown;
 	const struct proc **v;
-	size_t n = display_order(t, &v), ng, i;
+	size_t n = display_order(t, &v, 1), ng, i;
 	int k;
 
 	ng = cgroup_groups(v, n, &g, &other, &unknown);
@@ -865,7 +938,7 @@ static void print_prometheus(const struct table *t)
 	}
 	free(line);
 	fclose(f);
-	n = display_order(t, &v);
+	n = display_order(t, &v, opt.prom_top);
 	if (opt.by_cgroup)
 		ng = cgroup_groups(v, n, &g, &other, &unknown);
 	for (k = 0; k < NSHOWN; k++) {
@@ -1043,7 +1116,7 @@ static void cmd_total(const struct proc *const *v, size_t n, struct proc *t)
 static void cmd_report(char **argv, int status, const struct table *t)
 {
 	const struct proc **v;
-	size_t n = display_order(t, &v), i;
+	size_t n = display_order(t, &v, opt.rows), i;
 	struct proc total;
 	int k;
 

@@ -1163,9 +1163,27 @@ static void cmd_report(char **argv, int status, const struct table *t)
 	free(v);
 }
 
+/* The value of "@name: N" in the stats file, or -1. */
+static long long stats_get(const char *name)
+{
+	FILE *f = fopen(opt.stats_file, "r");
+	size_t nl = strlen(name);
+	long long v = -1;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, nl) && line[nl] == ':')
+			v = strtoll(line + nl + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
 static int run_command(char **argv)
 {
 	struct table before = { 0 }, after = { 0 };
+	long long lost[2];
 	int go[2], err[2], status, e, n;
 	char filter[320], mine[64];
 
@@ -1204,6 +1222,7 @@ static int run_command(char **argv)
 		die("cannot set the filter: %s", strerror(-e));
 	}
 	read_table(&before);
+	lost[0] = stats_get("dropped") + stats_get("evicted");
 	if (write(go[1], "x", 1) != 1)
 		kill(cmd_pid, SIGKILL);
 	close(go[1]);
@@ -1216,8 +1235,14 @@ static int run_command(char **argv)
 	while (waitpid(cmd_pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("waitpid: %s", strerror(errno));
-	if (n != sizeof(e))
+	if (n != sizeof(e)) {
 		read_table(&after);
+		lost[1] = stats_get("dropped") + stats_get("evicted");
+		if (lost[1] != lost[0])
+			fprintf(stderr, "cowstat: %s (dropped + evicted: %lld): %s\n",
+				"the table was full", lost[1] - lost[0],
+				"processes may be missing (raise max_procs or max_exited)");
+	}
 
 	restore_filter();
 	if (n == sizeof(e)) {

@@ -713,6 +713,16 @@ static size_t hash_str(const char *s)
 	return h;
 }
 
+static void cg_zero(struct cgroup_sum *s, char *path)
+{
+	int k;
+
+	s->path = path;
+	s->procs = 0;
+	for (k = 0; k < NSHOWN; k++)
+		s->d[k] = -1;
+}
+
 static int cg_intern(const char *path)
 {
 	size_t i, h;
@@ -740,7 +750,7 @@ static int cg_intern(const char *path)
 		if (!cgs)
 			die("out of memory%s", "");
 	}
-	cgs[ncgs].path = strdup(path);
+	cg_zero(&cgs[ncgs], strdup(path));
 	if (!cgs[ncgs].path)
 		die("out of memory%s", "");
 	cg_hash[h] = ncgs + 1;
@@ -789,16 +799,6 @@ static const char *cg_label(int cg)
 {
 	return cg < 0 ? "unknown" : cgs[cg].procs == (size_t)-1 ? "other" :
 	       cgs[cg].path;
-}
-
-static void cg_zero(struct cgroup_sum *s, char *path)
-{
-	int k;
-
-	s->path = path;
-	s->procs = 0;
-	for (k = 0; k < NSHOWN; k++)
-		s->d[k] = -1;
 }
 
 /* Add counters @d of @procs processes; -1 (unsupported) adds nothing. */
@@ -1070,7 +1070,7 @@ static struct sigaction saved_sa[ARRAY_SIZE(cmd_signals)];
 /* Catch the signals (keeping what they did), or put them back. */
 static void catch_signals(int catch)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	size_t i;
 
 	sigemptyset(&sa.sa_mask);
@@ -1193,8 +1193,9 @@ static int run_command(char **argv)
 	if (strcmp(filter, "none")) {
 		fprintf(stderr, "cowstat: the filter is in use (filter: ");
 		put_str(stderr, filter, FMT_TEXT);
-		fprintf(stderr, "): cowstat -- CMD sets its own and will not overwrite\n"
-			"cowstat: another's; when its user is done: echo 'filter none' > %s/control\n",
+		fprintf(stderr, "): someone else uses cowtrace; %s\n",
+			"cowstat -- CMD will not overwrite it");
+		fprintf(stderr, "cowstat: when they are done: echo 'filter none' > %s/control\n",
 			CT_DIR);
 		exit(fail_status);
 	}

@@ -12,6 +12,8 @@
 #   make bench            the overhead benchmark in both guests (~40 min)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
+#   make install          cowstat, cowtrace-bpf and cowstat(1) into
+#                         $(DESTDIR)$(PREFIX) (default /usr/local); uninstall
 
 TOP := $(CURDIR)
 KVER ?= $(shell uname -r)
@@ -26,7 +28,7 @@ KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
 	build/selftests/claims_test
 
-.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -90,10 +92,28 @@ build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAI
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
 
-# cowstat: the per-process table as a command.
+# cowstat: the per-process table as a command (CFLAGS, CPPFLAGS and
+# LDFLAGS are honoured, for packagers).
 build/cowstat: scripts/tools/cowstat.c
 	@mkdir -p build
-	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
+	$(CC) $(CPPFLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) -o $@ $<
+
+# The user tools.  cowtrace-bpf finds its template in ../share/cowtrace
+# relative to itself, so any PREFIX works.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/cowtrace
+MAN1DIR = $(PREFIX)/share/man/man1
+install: build/cowstat
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MAN1DIR)
+	install -m 0755 build/cowstat scripts/tools/cowtrace-bpf $(DESTDIR)$(BINDIR)/
+	install -m 0644 scripts/tools/cowtrace.bt.in $(DESTDIR)$(DATADIR)/
+	install -m 0644 scripts/tools/cowstat.1 $(DESTDIR)$(MAN1DIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cowstat $(DESTDIR)$(BINDIR)/cowtrace-bpf \
+		$(DESTDIR)$(DATADIR)/cowtrace.bt.in $(DESTDIR)$(MAN1DIR)/cowstat.1
+	-rmdir $(DESTDIR)$(DATADIR)
 
 # cowbench: the benchmark's workloads (static: spawn execs it often).
 build/cowbench: scripts/bench/cowbench.c

@@ -9,7 +9,7 @@
 #   make check            build for 6.1, 6.12 and 6.12-rt, run every test in qemu
 #   make check-debug      the selftests under a KASAN/lockdep/kmemleak kernel
 #   make demo             the walk through the fork/COW claims in a guest
-#   make bench            the overhead benchmark in both guests (~40 min)
+#   make bench            the overhead benchmark in both guests (instruction counting)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into

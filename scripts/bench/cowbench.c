@@ -4,32 +4,43 @@
  * (scripts/bench/cowtrace-bench runs them; Documentation/bench.rst has the
  * results).  Each run prints one JSON object on stdout:
  *
- *   {"workload": "cow", "param": 64, "value": 812.5,
- *    "unit": "ns/page", "ops": 49152}
+ *   {"workload": "cow", "param": 16, "value": 11535.9,
+ *    "unit": "ns/page", "ops": 4096, "wall": 19810.2}
  *
- * value is what the run measured per operation, ops how many operations
- * it timed.  Workloads:
+ * value is what the run measured per operation on CLOCK_MONOTONIC, ops
+ * how many operations it timed, wall the same span per operation on the
+ * wall clock (see below).  Workloads:
  *
  *   cow MIB REPS      a parent touches MIB of anonymous memory and forks;
  *                     the child writes every page (one COW copy each).
  *                     ns per page written, over REPS forks.
- *   fork MIB REPS     a parent with MIB of touched anonymous memory forks
- *                     REPS times; the child exits at once.  Median fork()
- *                     time in the parent, in microseconds.
- *   spawn N           fork + exec of a program that exits at once, N
- *                     times.  Microseconds per spawn.
+ *   touch MIB REPS    write every page of fresh anonymous memory (a
+ *                     first-touch fault each, no COW).  ns per page.
  *   zero MIB REPS     read every page of fresh anonymous memory (maps the
  *                     zero page), then write every page (a zero fill
  *                     each).  ns per page written.
  *   file MIB REPS     write every page of a MAP_PRIVATE mapping of a file
  *                     already in the page cache (a private file copy
  *                     each).  ns per page written.
+ *   fork MIB REPS     a parent with MIB of touched anonymous memory forks
+ *                     REPS times; the child exits at once.  Median fork()
+ *                     time in the parent, in microseconds.
+ *   spawn N           fork + exec of a program that exits at once, N
+ *                     times.  Microseconds per spawn.
  *   threads MIB REPS  as cow, but two threads of the child write disjoint
  *                     halves at once.  ns per page written.
  *   nop               exit 0 (the program spawn executes).
  *
  * Anonymous memory is madvised MADV_NOHUGEPAGE so every workload runs on
  * 4 KiB pages whatever the THP setting.
+ *
+ * The wall clock: with COWBENCH_WALLCLOCK=FILE, a file on a filesystem
+ * served by another machine (the test bed's 9p export, see
+ * scripts/bench/run-guests), each wall-clock reading writes a byte to
+ * FILE and reads back its modification time, which the host's
+ * filesystem set from the host's clock.  That is the wall time of a
+ * guest whose own clock runs on instructions (vm-run -i).  Without it,
+ * wall is CLOCK_MONOTONIC too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,12 +72,39 @@ static u64 now_ns(void)
 	return (u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static int wall_fd = -1;
+
+/* Wall-clock time in ns: the host's, through COWBENCH_WALLCLOCK. */
+static u64 wall_ns(void)
+{
+	struct stat st;
+
+	if (wall_fd < 0)
+		return now_ns();
+	if (pwrite(wall_fd, "", 1, 0) != 1 || fstat(wall_fd, &st))
+		die("wall clock file");
+	return (u64)st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
+}
+
+static void wall_open(void)
+{
+	const char *path = getenv("COWBENCH_WALLCLOCK");
+
+	if (!path || !*path)
+		return;
+	wall_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (wall_fd < 0)
+		die(path);
+}
+
+/* value and wall per operation, in unit. */
 static void report(const char *workload, unsigned long param, double value,
-		   const char *unit, unsigned long ops)
+		   const char *unit, unsigned long ops, double wall)
 {
 	printf("{\"workload\": \"%s\", \"param\": %lu, ", workload, param);
-	printf("\"value\": %.3f, \"unit\": \"%s\", \"ops\": %lu}\n",
+	printf("\"value\": %.3f, \"unit\": \"%s\", \"ops\": %lu, ",
 	       value, unit, ops);
+	printf("\"wall\": %.3f}\n", wall);
 }
 
 /* Anonymous private memory, 4 KiB pages, every page written. */
@@ -124,7 +162,7 @@ static void *writer(void *arg)
  */
 static void cow_child(char *p, size_t len, int threads, int fd)
 {
-	u64 t0, dt;
+	u64 w0 = wall_ns(), t0, dt[2];
 
 	if (threads) {
 		pthread_barrier_t start;
@@ -146,8 +184,9 @@ static void cow_child(char *p, size_t len, int threads, int fd)
 		t0 = now_ns();
 		write_pages(p, len);
 	}
-	dt = now_ns() - t0;
-	if (write(fd, &dt, sizeof(dt)) != sizeof(dt))
+	dt[0] = now_ns() - t0;
+	dt[1] = wall_ns() - w0;
+	if (write(fd, dt, sizeof(dt)) != sizeof(dt))
 		_exit(4);
 	_exit(0);
 }
@@ -155,29 +194,30 @@ static void cow_child(char *p, size_t len, int threads, int fd)
 static void bench_cow(const char *name, unsigned long mib, unsigned long reps,
 		      int threads)
 {
-	size_t len = mib << 20;
-	u64 total = 0;
+	size_t len = mib << 20, ops = reps * (len / PAGE);
+	u64 total = 0, wall = 0;
 	int fds[2];
 
 	if (pipe(fds))
 		die("pipe");
 	for (unsigned long r = 0; r < reps; r++) {
 		char *p = anon(len, 1);
-		u64 dt;
+		u64 dt[2];
 		pid_t pid = fork();
 
 		if (pid < 0)
 			die("fork");
 		if (!pid)
 			cow_child(p, len, threads, fds[1]);
-		if (read(fds[0], &dt, sizeof(dt)) != sizeof(dt))
+		if (read(fds[0], dt, sizeof(dt)) != sizeof(dt))
 			die("read");
 		wait_child(pid);
-		total += dt;
+		total += dt[0];
+		wall += dt[1];
 		munmap(p, len);
 	}
-	report(name, mib, (double)total / (reps * (len / PAGE)), "ns/page",
-	       reps * (len / PAGE));
+	report(name, mib, (double)total / ops, "ns/page", ops,
+	       (double)wall / ops);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -190,13 +230,13 @@ static int cmp_u64(const void *a, const void *b)
 static void bench_fork(unsigned long mib, unsigned long reps)
 {
 	size_t len = mib << 20;
-	u64 *t = calloc(reps, sizeof(*t));
+	u64 *t = calloc(2 * reps, sizeof(*t)), *w = t + reps;
 	char *p = anon(len, 1);
 
 	if (!t)
 		die("calloc");
 	for (unsigned long r = 0; r < reps; r++) {
-		u64 t0 = now_ns();
+		u64 w0 = wall_ns(), t0 = now_ns();
 		pid_t pid = fork();
 
 		if (pid < 0)
@@ -204,10 +244,12 @@ static void bench_fork(unsigned long mib, unsigned long reps)
 		if (!pid)
 			_exit(0);
 		t[r] = now_ns() - t0;
+		w[r] = wall_ns() - w0;
 		wait_child(pid);
 	}
 	qsort(t, reps, sizeof(*t), cmp_u64);
-	report("fork", mib, t[reps / 2] / 1000.0, "us", reps);
+	qsort(w, reps, sizeof(*w), cmp_u64);
+	report("fork", mib, t[reps / 2] / 1000.0, "us", reps, w[reps / 2] / 1000.0);
 	munmap(p, len);
 	free(t);
 }
@@ -217,7 +259,7 @@ static void bench_spawn(unsigned long n)
 	char self[4096];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *argv[3], *envp[1] = { NULL };
-	u64 t0;
+	u64 t0, w0;
 
 	if (len < 0)
 		die("readlink /proc/self/exe");
@@ -225,6 +267,7 @@ static void bench_spawn(unsigned long n)
 	argv[0] = self;
 	argv[1] = "nop";
 	argv[2] = NULL;
+	w0 = wall_ns();
 	t0 = now_ns();
 
 	for (unsigned long i = 0; i < n; i++) {
@@ -238,36 +281,43 @@ static void bench_spawn(unsigned long n)
 		}
 		wait_child(pid);
 	}
-	report("spawn", n, (now_ns() - t0) / 1000.0 / n, "us", n);
+	t0 = now_ns() - t0;
+	report("spawn", n, t0 / 1000.0 / n, "us", n,
+	       (wall_ns() - w0) / 1000.0 / n);
 }
 
-static void bench_zero(unsigned long mib, unsigned long reps)
+/* zero (read each page first: a zero-page mapping) or touch (do not). */
+static void bench_fresh(const char *name, unsigned long mib,
+			unsigned long reps, int read_first)
 {
-	size_t len = mib << 20;
-	u64 total = 0;
+	size_t len = mib << 20, ops = reps * (len / PAGE);
+	u64 total = 0, wall = 0;
 	char sink = 0;
 
 	for (unsigned long r = 0; r < reps; r++) {
 		char *p = anon(len, 0);
-		u64 t0;
+		u64 t0, w0;
 
-		for (size_t off = 0; off < len; off += PAGE)
-			sink += p[off];
+		if (read_first)
+			for (size_t off = 0; off < len; off += PAGE)
+				sink += p[off];
+		w0 = wall_ns();
 		t0 = now_ns();
 		write_pages(p, len);
 		total += now_ns() - t0;
+		wall += wall_ns() - w0;
 		munmap(p, len);
 	}
 	asm volatile("" : : "r"(sink));
-	report("zero", mib, (double)total / (reps * (len / PAGE)), "ns/page",
-	       reps * (len / PAGE));
+	report(name, mib, (double)total / ops, "ns/page", ops,
+	       (double)wall / ops);
 }
 
 static void bench_file(unsigned long mib, unsigned long reps)
 {
-	size_t len = mib << 20;
+	size_t len = mib << 20, ops = reps * (len / PAGE);
 	char path[] = "/tmp/cowbench.XXXXXX";
-	u64 total = 0;
+	u64 total = 0, wall = 0;
 	char sink = 0;
 	char *buf = calloc(1, 1 << 20);
 	int fd = mkstemp(path);
@@ -282,7 +332,7 @@ static void bench_file(unsigned long mib, unsigned long reps)
 	free(buf);
 	for (unsigned long r = 0; r < reps; r++) {
 		char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-		u64 t0;
+		u64 t0, w0;
 
 		/* The file's pages are in the page cache before timing. */
 		if (p == MAP_FAILED)
@@ -293,15 +343,17 @@ static void bench_file(unsigned long mib, unsigned long reps)
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED)
 			die("mmap");
+		w0 = wall_ns();
 		t0 = now_ns();
 		write_pages(p, len);
 		total += now_ns() - t0;
+		wall += wall_ns() - w0;
 		munmap(p, len);
 	}
 	asm volatile("" : : "r"(sink));
 	close(fd);
-	report("file", mib, (double)total / (reps * (len / PAGE)), "ns/page",
-	       reps * (len / PAGE));
+	report("file", mib, (double)total / ops, "ns/page", ops,
+	       (double)wall / ops);
 }
 
 static unsigned long arg(int argc, char **argv, int i)
@@ -317,7 +369,7 @@ static unsigned long arg(int argc, char **argv, int i)
 		goto usage;
 	return v;
 usage:
-	fprintf(stderr, "usage: cowbench cow|threads|zero|file|fork MIB REPS\n"
+	fprintf(stderr, "usage: cowbench cow|threads|touch|zero|file|fork MIB REPS\n"
 		"       cowbench spawn N | nop\n");
 	exit(2);
 }
@@ -329,6 +381,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(w, "nop"))
 		return 0;
+	wall_open();
 	if (!strcmp(w, "cow"))
 		bench_cow("cow", arg(argc, argv, 2), arg(argc, argv, 3), 0);
 	else if (!strcmp(w, "threads"))
@@ -337,8 +390,10 @@ int main(int argc, char **argv)
 		bench_fork(arg(argc, argv, 2), arg(argc, argv, 3));
 	else if (!strcmp(w, "spawn"))
 		bench_spawn(arg(argc, argv, 2));
+	else if (!strcmp(w, "touch"))
+		bench_fresh("touch", arg(argc, argv, 2), arg(argc, argv, 3), 0);
 	else if (!strcmp(w, "zero"))
-		bench_zero(arg(argc, argv, 2), arg(argc, argv, 3));
+		bench_fresh("zero", arg(argc, argv, 2), arg(argc, argv, 3), 1);
 	else if (!strcmp(w, "file"))
 		bench_file(arg(argc, argv, 2), arg(argc, argv, 3));
 	else

@@ -86,6 +86,28 @@ static void procs_stop(struct seq_file *m, void *v)
 {
 }
 
+/*
+ * A process name as one field of procs: a name is any bytes but NUL,
+ * chosen by its process, so each byte that is a space or a control,
+ * above '~' or a backslash is printed as a backslash and three octal
+ * digits (\040 for a space, as in /proc/mounts), and the empty name as
+ * \000.  Every other byte is itself: the field is never empty, holds no
+ * space, and reads back to the name byte for byte.
+ */
+static void ct_seq_comm(struct seq_file *m, const char *comm)
+{
+	const unsigned char *c = (const unsigned char *)comm;
+
+	if (!*c)
+		seq_puts(m, "\\000");
+	for (; *c; c++) {
+		if (*c <= ' ' || *c > '~' || *c == '\\')
+			seq_printf(m, "\\%03o", *c);
+		else
+			seq_putc(m, *c);
+	}
+}
+
 static int procs_show(struct seq_file *m, void *v)
 {
 	static const char *const state[] = {
@@ -103,8 +125,9 @@ static int procs_show(struct seq_file *m, void *v)
 		seq_putc(m, '\n');
 		return 0;
 	}
-	seq_printf(m, "%d %d %s %s %llu", pv->tgid, pv->ppid, pv->comm,
-		   state[pv->state], pv->inherited);
+	seq_printf(m, "%d %d ", pv->tgid, pv->ppid);
+	ct_seq_comm(m, pv->comm);
+	seq_printf(m, " %s %llu", state[pv->state], pv->inherited);
 	for (c = 0; c < CT_NR_COUNTERS; c++) {
 		seq_putc(m, ' ');
 		ct_print_counter(m, c, pv->ctr[c]);

@@ -133,14 +133,10 @@ static void ct_trim_exited(void)
 	}
 }
 
+/* The name as the task has it: procs escapes it when it prints it. */
 static void ct_comm(char *dst, struct task_struct *task)
 {
-	char *c;
-
 	strscpy(dst, task->comm, TASK_COMM_LEN);
-	for (c = dst; *c; c++)
-		if (*c <= ' ' || *c > '~')
-			*c = '_';
 }
 
 /*

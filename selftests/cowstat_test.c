@@ -4,6 +4,7 @@
  * its parent then reuses them, counted from a reset), in each format;
  * and clear errors when cowtrace cannot be read.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,9 +180,23 @@ static const char *const odd_names[] = {
 	"\xc3\xa9t\xc3\xa9",		/* "été" in UTF-8 */
 	"bad\xff\xfe\x80",		/* not UTF-8 */
 	"end\\",
+	"sp ace\nnl\tx\x7f",	/* space, newline, tab, DEL */
+	"",			/* no name at all */
+};
+
+/* Each of odd_names as procs prints it (Documentation/cowtrace.rst). */
+static const char *const odd_names_in_procs[] = {
+	"q\"uo\\134te",
+	"a{b}=c,d\"",
+	"\\303\\251t\\303\\251",
+	"bad\\377\\376\\200",
+	"end\\134",
+	"sp\\040ace\\012nl\\011x\\177",
+	"\\000",
 };
 
 #define NNAMES ARRAY_SIZE(odd_names)
+static_assert(ARRAY_SIZE(odd_names_in_procs) == NNAMES, "one procs form per name");
 
 /*
  * The checker, run by python3: argv[1] is json or prom, then pid:HEX
@@ -310,6 +325,55 @@ TEST_F_TIMEOUT(names, promtool_accepts, 120)
 	EXPECT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
 }
 
+/*
+ * The module's own escaping: each name is one field of its procs row,
+ * exactly its escaped form, and a row has as many fields as the header.
+ */
+TEST_F_TIMEOUT(names, procs_prints_each_name_as_one_escaped_field, 120)
+{
+	char *text = ct_slurp("procs", NULL), *line, *save, *tok, *fsave;
+	int header = 0, seen[NNAMES] = { 0 }, n;
+	size_t i;
+
+	ASSERT_NE(NULL, text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *field[64];
+		long pid;
+
+		for (n = 0, tok = strtok_r(line, " ", &fsave); tok && n < 64;
+		     tok = strtok_r(NULL, " ", &fsave))
+			field[n++] = tok;
+		if (!header) {
+			header = n;
+			ASSERT_STREQ("comm", field[2]);
+			continue;
+		}
+		EXPECT_EQ(header, n) TH_LOG("row of pid %s", field[0]);
+		pid = strtol(field[0], NULL, 10);
+		for (i = 0; i < NNAMES; i++) {
+			if (pid != self->pid[i])
+				continue;
+			seen[i]++;
+			EXPECT_STREQ(odd_names_in_procs[i], field[2]);
+		}
+	}
+	for (i = 0; i < NNAMES; i++)
+		EXPECT_EQ(1, seen[i]) TH_LOG("rows of the name %zu", i);
+	free(text);
+}
+
+/* And the parser of the test library reads each name back, byte for byte. */
+TEST_F_TIMEOUT(names, procs_names_read_back, 120)
+{
+	struct ct_row row;
+	size_t i;
+
+	for (i = 0; i < NNAMES; i++) {
+		ASSERT_EQ(0, ct_proc(self->pid[i], &row));
+		EXPECT_STREQ(odd_names[i], row.comm);
+	}
+}
+
 /* The table: every named process on a line of its own, no control byte. */
 TEST_F_TIMEOUT(names, table_has_no_control_bytes, 120)
 {
@@ -330,9 +394,9 @@ TEST_F_TIMEOUT(names, table_has_no_control_bytes, 120)
 }
 
 /*
- * Bytes the module does not pass today (controls, DEL, bytes >= 0x80,
- * valid UTF-8 or not), in a synthesized procs file: every format still
- * escapes them.
+ * Raw bytes (controls, DEL, bytes >= 0x80, valid UTF-8 or not) in a
+ * synthesized procs file, unescaped: cowstat takes a field's bytes as
+ * they are (but for \ooo escapes), and every format still escapes them.
  */
 static const char *const synth_comms[] = {
 	"ctl\x01\x1f\x7f", "tab\tcr\r", "\xc3\xa9t\xc3\xa9", "bad\xff\xfe\x80",

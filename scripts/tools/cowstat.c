@@ -290,6 +290,31 @@ static int parse_header(char *line, struct col *map)
 	return ncols;
 }
 
+/*
+ * The name procs' comm field @field stands for (the module prints each
+ * space, control, byte above '~' and backslash as \ooo, three octal
+ * digits, and the empty name as \000), into @dst of @len bytes.
+ */
+static void unescape_comm(char *dst, size_t len, const char *field)
+{
+	const char *f = field;
+	size_t n = 0;
+
+	while (*f && n + 1 < len) {
+		if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' &&
+		    f[2] >= '0' && f[2] <= '7' && f[3] >= '0' && f[3] <= '7') {
+			dst[n] = (char)((f[1] - '0') << 6 | (f[2] - '0') << 3 | (f[3] - '0'));
+			f += 4;
+			if (!dst[n])
+				continue;
+		} else {
+			dst[n] = *f++;
+		}
+		n++;
+	}
+	dst[n] = '\0';
+}
+
 static void parse_row(char *line, const struct col *map, int ncols,
 		      struct proc *p)
 {
@@ -310,7 +335,7 @@ static void parse_row(char *line, const struct col *map, int ncols,
 			p->ppid = strtol(tok, NULL, 10);
 			break;
 		case F_COMM:
-			snprintf(p->comm, sizeof(p->comm), "%s", tok);
+			unescape_comm(p->comm, sizeof(p->comm), tok);
 			break;
 		case F_STATE:
 			snprintf(p->state, sizeof(p->state), "%s", tok);

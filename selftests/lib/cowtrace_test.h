@@ -92,6 +92,12 @@ enum {
  */
 int ct_procs_header(char *line, int *map, int max);
 /*
+ * The name procs' comm field @field stands for, into @dst (@len bytes
+ * with the NUL): each \ooo (three octal digits) is the byte it encodes,
+ * \000 the empty name.
+ */
+void ct_unescape_comm(char *dst, size_t len, const char *field);
+/*
  * Parse the row @line (split in place) of a table whose header
  * ct_procs_header() mapped to @map (@ncols columns) into @row, cleared
  * first, found set.  Returns how many fields it read: fewer than @ncols

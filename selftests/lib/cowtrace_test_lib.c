@@ -303,6 +303,26 @@ int ct_first_moved(const unsigned long long *a, const unsigned long long *b,
 	return -1;
 }
 
+void ct_unescape_comm(char *dst, size_t len, const char *field)
+{
+	const char *f = field;
+	size_t n = 0;
+
+	while (*f && n + 1 < len) {
+		if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' &&
+		    f[2] >= '0' && f[2] <= '7' && f[3] >= '0' && f[3] <= '7') {
+			dst[n] = (char)((f[1] - '0') << 6 | (f[2] - '0') << 3 | (f[3] - '0'));
+			f += 4;
+			if (!dst[n])	/* \000: the empty name */
+				continue;
+		} else {
+			dst[n] = *f++;
+		}
+		n++;
+	}
+	dst[n] = '\0';
+}
+
 int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *r)
 {
 	char *tok, *save;
@@ -322,7 +342,7 @@ int ct_parse_row(char *line, const int *map, int ncols, struct ct_row *r)
 			r->ppid = strtol(tok, NULL, 10);
 			break;
 		case CT_COL_COMM:
-			snprintf(r->comm, sizeof(r->comm), "%s", tok);
+			ct_unescape_comm(r->comm, sizeof(r->comm), tok);
 			break;
 		case CT_COL_STATE:
 			snprintf(r->state, sizeof(r->state), "%s", tok);

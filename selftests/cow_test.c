@@ -87,8 +87,6 @@ FIXTURE(cow) {
 	int p2c[2];
 	int c2p[2];
 	int bye[2];
-	pid_t writers[2];	/* run_two_writers' children, killed in teardown */
-	char cgroup[128];	/* a cgroup the test created, removed in teardown */
 };
 
 FIXTURE_SETUP(cow)
@@ -101,17 +99,6 @@ FIXTURE_SETUP(cow)
 
 FIXTURE_TEARDOWN(cow)
 {
-	int i;
-
-	/* After a failed assertion too: leave no process or cgroup behind. */
-	for (i = 0; i < 2; i++) {
-		if (self->writers[i] > 0) {
-			kill(self->writers[i], SIGKILL);
-			waitpid(self->writers[i], NULL, 0);
-		}
-	}
-	if (self->cgroup[0])
-		EXPECT_EQ(0, rmdir(self->cgroup)) TH_LOG("rmdir %s", self->cgroup);
 	EXPECT_EQ(0, ct_unload());
 }
 
@@ -692,11 +679,63 @@ static pid_t writer_child(char *buf, int p2c, int c2p, int bye)
 }
 
 /*
- * Two children write K shared pages each; the filter selects the first
- * (by its pid, or by moving it into @cgroup): only it is counted.
+ * The filter, by pid and by cgroup: two children write K shared pages
+ * each; the filter selects the first (by its pid, or by moving it into
+ * the variant's cgroup): only it is counted.  The pipes are as in the
+ * cow fixture.
  */
-static void run_two_writers(struct __test_metadata *_metadata,
-			    struct _test_data_cow *self, const char *cgroup)
+FIXTURE(cow_filter) {
+	int p2c[2];
+	int c2p[2];
+	int bye[2];
+	pid_t writers[2];	/* the children, killed in teardown */
+	char cgroup[128];	/* the cgroup created, removed in teardown */
+};
+
+FIXTURE_VARIANT(cow_filter) {
+	const char *cgroup;	/* NULL: filter by pid */
+};
+
+FIXTURE_VARIANT_ADD(cow_filter, pid) {
+	.cgroup = NULL,
+};
+
+FIXTURE_VARIANT_ADD(cow_filter, cgroup) {
+	.cgroup = "/cowtrace-selftest",
+};
+
+FIXTURE_SETUP(cow_filter)
+{
+	ASSERT_EQ(0, ct_load(""));
+	ASSERT_EQ(0, pipe(self->p2c));
+	ASSERT_EQ(0, pipe(self->c2p));
+	ASSERT_EQ(0, pipe(self->bye));
+	if (variant->cgroup) {
+		snprintf(self->cgroup, sizeof(self->cgroup), "/sys/fs/cgroup%s",
+			 variant->cgroup);
+		rmdir(self->cgroup);	/* an empty one left by an older run */
+		ASSERT_EQ(0, mkdir(self->cgroup, 0755))
+			TH_LOG("mkdir %s: %s", self->cgroup, strerror(errno));
+	}
+}
+
+FIXTURE_TEARDOWN(cow_filter)
+{
+	int i;
+
+	/* After a failed assertion too: leave no process or cgroup behind. */
+	for (i = 0; i < 2; i++) {
+		if (self->writers[i] > 0) {
+			kill(self->writers[i], SIGKILL);
+			waitpid(self->writers[i], NULL, 0);
+		}
+	}
+	if (self->cgroup[0])
+		EXPECT_EQ(0, rmdir(self->cgroup)) TH_LOG("rmdir %s", self->cgroup);
+	EXPECT_EQ(0, ct_unload());
+}
+
+TEST_F(cow_filter, only_the_selected_writer_is_counted)
 {
 	char *buf = ct_map_anon(N, true), cmd[128], procs[192];
 	struct ct_row a1, b1, a2, b2;
@@ -713,15 +752,14 @@ static void run_two_writers(struct __test_metadata *_metadata,
 	WARM_ROWS(&a1, &b1, &a2, &b2);
 	ct_recv(self->c2p[0]);
 	ct_recv(self->c2p[0]);
-	if (cgroup) {
-		snprintf(procs, sizeof(procs), "/sys/fs/cgroup%s/cgroup.procs",
-			 cgroup);
+	if (variant->cgroup) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", self->cgroup);
 		fd = open(procs, O_WRONLY);
 		ASSERT_LE(0, fd);
 		snprintf(cmd, sizeof(cmd), "%d", c1);
 		ASSERT_LT(0, write(fd, cmd, strlen(cmd)));
 		close(fd);
-		snprintf(cmd, sizeof(cmd), "filter cgroup %s", cgroup);
+		snprintf(cmd, sizeof(cmd), "filter cgroup %s", variant->cgroup);
 	} else {
 		snprintf(cmd, sizeof(cmd), "filter pid %d", c1);
 	}
@@ -743,24 +781,6 @@ static void run_two_writers(struct __test_metadata *_metadata,
 	self->writers[0] = 0;
 	self->writers[1] = 0;
 	EXPECT_EQ(0, ct_control("filter none"));
-}
-
-TEST_F(cow, filter_pid_subtree)
-{
-	run_two_writers(_metadata, self, NULL);
-}
-
-TEST_F(cow, filter_cgroup)
-{
-	const char *cg = "/cowtrace-selftest";
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s", cg);
-	rmdir(path);		/* an empty one left by an older run */
-	if (mkdir(path, 0755))
-		SKIP(return, "cannot create cgroup %s: %s", path, strerror(errno));
-	snprintf(self->cgroup, sizeof(self->cgroup), "%s", path);
-	run_two_writers(_metadata, self, cg);
 }
 
 /* No cowtrace file can be opened by an unprivileged user. */

@@ -1212,7 +1212,7 @@ static void check_storm(const struct table *t, long nrec, struct storm_check *sc
 	int *seen = calloc(nrec, sizeof(*seen));
 	const struct row *r;
 	struct rec *rec;
-	char comm[16];
+	char comm[24];		/* "cts" and a serial below MAX_RECS fit 16 */
 	long i, serial;
 
 	if (!seen || !kids)
@@ -1291,32 +1291,41 @@ static long bad_bytes(const struct table *t)
 
 /* ---- the test -------------------------------------------------------------- */
 
-int main(void)
-{
-	static const char params[] = "max_procs=65536 max_exited=65536 fork_scan=1";
-	unsigned long long sum[C_NCOLS] = { 0 }, inherited = 0;
-	long bad_attr = 0, bad_shared = 0, bad_copies = 0, slack_max = 0;
-	long storm_forks, nrec, mid_fault = 0, i, alive_rows = 0, exited_rows = 0;
-	struct stats start, fin;
-	struct table snap = { 0 }, t = { 0 };
-	struct reader rd = { 0 };
-	struct storm_check sc = { 0 };
-	struct vres res = { 0 };
-	struct row prev_s2[NV];
-	int prev_pids[NV] = { 0 };
-	int prev_batch = -1, trees_seen = 0, progress[2];
-	bool sums_ok = true;
+/*
+ * One run: what the steps below share.  Each check_*() step reports its
+ * TAP results (the R_* enum, in order); the others set up, run and tear
+ * down.
+ */
+struct run {
+	double t0;
+	double t_storm;
+	int status;		/* 0 if every worker exited 0 */
 	pid_t workers[WORKERS];
-	double t0, t_storm;
-	int status, w, c, err;
-	const struct row *r;
+	struct stats start;	/* stats before the storm */
+	struct stats fin;	/* ... and once disabled at the end */
+	struct table snap;	/* the batches' snapshots */
+	struct table t;		/* the final procs table */
+	struct reader rd;
+	struct vres res;
+	struct row prev_s2[NV];	/* the previous batch as its S2 saw it */
+	int prev_pids[NV];
+	int prev_batch;
+	long nrec;		/* storm records written */
+	long storm_forks;
+	long mid_fault;
+};
 
-	ksft_print_header();
-	ksft_set_plan(PLAN);
+static const char params[] = "max_procs=65536 max_exited=65536 fork_scan=1";
+
+/* Load the module once, map the shared records, make the cgroups. */
+static void check_setup(struct run *run)
+{
+	int err;
+
 	ps = ct_page_size();
 	cpus_setup();
-	t0 = now();
-
+	run->t0 = now();
+	run->prev_batch = -1;
 	err = ct_load(params);
 	if (err)
 		ksft_exit_fail_msg("cannot load the module (%s): %s\n", params,
@@ -1328,169 +1337,224 @@ int main(void)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	memset(sh, 0, sizeof(*sh));
 	cg_setup();
-	if (read_stats(&start))
+	if (read_stats(&run->start))
 		ksft_exit_fail_msg("cannot read stats\n");
+}
 
-	/* The storm, then the reader, then the verified batches. */
+/*
+ * The storm, then the reader, then the verified batches spread over the
+ * storm; wait for the workers, stop the reader, and freeze the numbers
+ * (nothing is counted once disabled) in a final snapshot.
+ */
+static void run_storm_and_batches(struct run *run)
+{
+	int progress[2], trees_seen = 0, w;
+	long i;
+
 	if (pipe(progress))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	fflush(stdout);
 	for (w = 0; w < WORKERS; w++) {
-		workers[w] = xfork();
-		if (workers[w] == 0)
+		run->workers[w] = xfork();
+		if (run->workers[w] == 0)
 			worker(w, progress[1]);
-		if (workers[w] < 0)
+		if (run->workers[w] < 0)
 			ksft_exit_fail_msg("fork: %s\n", strerror(errno));
 	}
-	if (pthread_create(&rd.thread, NULL, reader_main, &rd))
+	if (pthread_create(&run->rd.thread, NULL, reader_main, &run->rd))
 		ksft_exit_fail_msg("pthread_create failed\n");
 	for (i = 0; i < BATCHES; i++) {
 		/* Batch i starts once worker 0 is i / BATCHES through. */
 		trees_seen += recv_n(progress[0], i * TREES / BATCHES - trees_seen);
-		if (run_batch(i, &snap, &prev_batch, prev_pids, prev_s2, &res))
-			res.lost++;
+		if (run_batch(i, &run->snap, &run->prev_batch, run->prev_pids,
+			      run->prev_s2, &run->res))
+			run->res.lost++;
 	}
-	ksft_print_msg("time: %.1f s for the verified batches\n", now() - t0);
-	status = 0;
+	ksft_print_msg("time: %.1f s for the verified batches\n", now() - run->t0);
+	run->status = 0;
 	for (w = 0; w < WORKERS; w++) {
 		int st;
 
-		if (waitpid(workers[w], &st, 0) != workers[w] || !WIFEXITED(st) ||
-		    WEXITSTATUS(st))
-			status = -1;
+		if (waitpid(run->workers[w], &st, 0) != run->workers[w] ||
+		    !WIFEXITED(st) || WEXITSTATUS(st))
+			run->status = -1;
 	}
-	t_storm = now() - t0;
-	__atomic_store_n(&rd.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(rd.thread, NULL);
+	run->t_storm = now() - run->t0;
+	__atomic_store_n(&run->rd.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(run->rd.thread, NULL);
 
-	/* Freeze the numbers: nothing is counted once disabled. */
-	if (ct_control("disable") || final_snapshot(&t, &fin))
+	if (ct_control("disable") || final_snapshot(&run->t, &run->fin))
 		ksft_exit_fail_msg("cannot take a final snapshot\n");
-	if (prev_batch >= 0)
-		check_exited(&t, prev_batch, prev_pids, prev_s2, &res);
-
-	storm_forks = 0;
-	nrec = sh->nrec < MAX_RECS ? sh->nrec : MAX_RECS;
-	for (i = 0; i < nrec; i++) {
-		storm_forks += sh->rec[i].forks;
-		mid_fault += sh->rec[i].mid_fault;
+	if (run->prev_batch >= 0)
+		check_exited(&run->t, run->prev_batch, run->prev_pids,
+			     run->prev_s2, &run->res);
+	run->nrec = sh->nrec < MAX_RECS ? sh->nrec : MAX_RECS;
+	for (i = 0; i < run->nrec; i++) {
+		run->storm_forks += sh->rec[i].forks;
+		run->mid_fault += sh->rec[i].mid_fault;
 	}
+}
+
+/* R_STORM: every process of the storm did its part. */
+static void check_storm_ran(const struct run *run)
+{
+	const struct stats *fin = &run->fin;
+
 	ksft_print_msg("forks done: %ld (storm %ld, verification %ld)\n",
-		       sh->forks, storm_forks, sh->forks - storm_forks);
+		       sh->forks, run->storm_forks, sh->forks - run->storm_forks);
 	ksft_print_msg("storm: %d workers x %d trees, %d levels deep, %d children per node\n",
 		       WORKERS, TREES, DEPTH, FAN);
 	ksft_print_msg("storm nodes %ld, %ld exited mid-fault; %ld cgroup moves; %ld errors\n",
-		       nrec, mid_fault, sh->cg_moves, sh->errors);
+		       run->nrec, run->mid_fault, sh->cg_moves, sh->errors);
 	ksft_print_msg("reader: %ld stats and %ld procs samples, %ld rows compared\n",
-		       rd.stats_samples, rd.procs_samples, rd.compared);
-	ksft_print_msg("final: %zu rows (%llu alive, %llu exited)\n", t.n, fin.alive,
-		       fin.exited);
+		       run->rd.stats_samples, run->rd.procs_samples, run->rd.compared);
+	ksft_print_msg("final: %zu rows (%llu alive, %llu exited)\n", run->t.n,
+		       fin->alive, fin->exited);
 	ksft_print_msg("final: copies %llu, cow_races %llu, forks %llu, shared %llu\n",
-		       fin.v[C_COPIES], fin.v[C_COW_RACES], fin.v[C_FORKS],
-		       fin.v[C_SHARED]);
-	ksft_print_msg("time: %.1f s for the storm and the batches\n", t_storm);
-
-	ksft_test_result(status == 0 && sh->errors == 0 && storm_forks >= MIN_FORKS &&
-			 nrec == MAX_RECS && storm_forks == WORKERS * TREES * TREE_FORKS,
+		       fin->v[C_COPIES], fin->v[C_COW_RACES], fin->v[C_FORKS],
+		       fin->v[C_SHARED]);
+	ksft_print_msg("time: %.1f s for the storm and the batches\n", run->t_storm);
+	ksft_test_result(run->status == 0 && sh->errors == 0 &&
+			 run->storm_forks >= MIN_FORKS && run->nrec == MAX_RECS &&
+			 run->storm_forks == WORKERS * TREES * TREE_FORKS,
 			 "fork storm: %ld forks in trees %d levels deep, every process did its part\n",
-			 storm_forks, DEPTH);
+			 run->storm_forks, DEPTH);
+}
 
-	/* Storm nodes: each row is its own (pid, ppid, comm, forks, copies). */
-	check_storm(&t, nrec, &sc);
-	slack_max = sc.slack_max;
-	bad_attr = sc.bad_attr;
-	bad_shared = sc.bad_shared;
-	bad_copies = sc.bad_copies;
+/* R_STORM_ROWS, R_STORM_SHARED, R_STORM_COPIES: each node's own row. */
+static void check_storm_rows(const struct run *run)
+{
+	struct storm_check sc = { 0 };
+
+	check_storm(&run->t, run->nrec, &sc);
 	ksft_print_msg("storm nodes: copies beyond the pages written at most %ld\n",
-		       slack_max);
-	ksft_test_result(!bad_attr && nrec > 0,
+		       sc.slack_max);
+	ksft_test_result(!sc.bad_attr && run->nrec > 0,
 			 "storm: each of %ld nodes has one row with its pid, ppid, comm and exact forks (%ld wrong)\n",
-			 nrec, bad_attr);
-	ksft_test_result(!bad_attr && !bad_shared,
+			 run->nrec, sc.bad_attr);
+	ksft_test_result(!sc.bad_attr && !sc.bad_shared,
 			 "storm: each parent's shared equals its children's inherited (%ld wrong)\n",
-			 bad_shared);
-	ksft_test_result(!bad_copies,
+			 sc.bad_shared);
+	ksft_test_result(!sc.bad_copies,
 			 "storm: each node's copies cover the pages it wrote, at most %d more (%ld wrong)\n",
-			 SLACK, bad_copies);
+			 SLACK, sc.bad_copies);
+}
 
-	/* Verified batches. */
+/* R_CHAINS, R_SAME_PAGE, R_MID_FAULT, R_EXITED_ROWS: the verified batches. */
+static void check_verified(const struct run *run)
+{
+	const struct vres *res = &run->res;
+
 	ksft_print_msg("verified: %ld chain processes, %ld same-page writers (%ld cow_races)\n",
-		       res.chain_ok, res.mt_ok, res.mt_races);
+		       res->chain_ok, res->mt_ok, res->mt_races);
 	ksft_print_msg("verified: %ld mid-fault exits (%ld faults in flight at exit)\n",
-		       res.mf_ok, res.mf_inflight);
-	ksft_test_result(!res.lost && !res.chain_bad &&
-			 res.chain_ok == BATCHES * CHAINS * CHAIN_DEPTH,
+		       res->mf_ok, res->mf_inflight);
+	ksft_test_result(!res->lost && !res->chain_bad &&
+			 res->chain_ok == BATCHES * CHAINS * CHAIN_DEPTH,
 			 "verified: %d processes in chains %d deep, changing comm and cgroup, got exactly their own copies (%ld wrong)\n",
-			 BATCHES * CHAINS * CHAIN_DEPTH, CHAIN_DEPTH, res.chain_bad);
-	ksft_test_result(!res.lost && !res.mt_bad && res.mt_ok == BATCHES,
+			 BATCHES * CHAINS * CHAIN_DEPTH, CHAIN_DEPTH, res->chain_bad);
+	ksft_test_result(!res->lost && !res->mt_bad && res->mt_ok == BATCHES,
 			 "verified: %d threads on %d CPUs writing the same %d pages: copies == %d exactly (%ld wrong)\n",
-			 2 * ncpus, ncpus, MT_PAGES, MT_PAGES, res.mt_bad);
-	ksft_test_result(!res.lost && !res.mf_bad && res.mf_ok == BATCHES,
+			 2 * ncpus, ncpus, MT_PAGES, MT_PAGES, res->mt_bad);
+	ksft_test_result(!res->lost && !res->mf_bad && res->mf_ok == BATCHES,
 			 "verified: processes exiting mid-fault: pages done <= copies <= pages claimed (%ld wrong)\n",
-			 res.mf_bad);
-	ksft_test_result(!res.lost && !res.exited_bad && res.exited_ok == BATCHES * NV,
+			 res->mf_bad);
+	ksft_test_result(!res->lost && !res->exited_bad && res->exited_ok == BATCHES * NV,
 			 "verified: exited rows keep their last comm and counts (%ld wrong)\n",
-			 res.exited_bad);
+			 res->exited_bad);
+}
 
-	/* The reader's samples. */
-	if (rd.first[0])
-		ksft_print_msg("reader: first problem: %s\n", rd.first);
-	ksft_test_result(!rd.backwards && !rd.wrapped && !rd.shrunk && !rd.errors &&
-			 rd.procs_samples >= 2,
+/* R_MONOTONIC, R_NOT_AHEAD: what the reader thread saw all along. */
+static void check_reader(const struct run *run)
+{
+	const struct reader *rd = &run->rd;
+
+	if (rd->first[0])
+		ksft_print_msg("reader: first problem: %s\n", rd->first);
+	ksft_test_result(!rd->backwards && !rd->wrapped && !rd->shrunk && !rd->errors &&
+			 rd->procs_samples >= 2,
 			 "no counter went backwards or reached 2^62 in %ld stats and %ld procs samples (%ld backwards, %ld wrapped)\n",
-			 rd.stats_samples, rd.procs_samples, rd.backwards, rd.wrapped);
-	ksft_test_result(!rd.ahead && rd.procs_samples >= 2,
-			 "the sum over procs was never ahead of stats (%ld times)\n", rd.ahead);
+			 rd->stats_samples, rd->procs_samples, rd->backwards, rd->wrapped);
+	ksft_test_result(!rd->ahead && rd->procs_samples >= 2,
+			 "the sum over procs was never ahead of stats (%ld times)\n", rd->ahead);
+}
 
-	/* The final snapshot. */
-	ksft_print_msg("dropped %llu, missed %llu, evicted %llu\n", fin.dropped,
-		       fin.missed, fin.evicted);
-	ksft_test_result(fin.ok && fin.dropped == 0 && fin.missed == 0 &&
-			 fin.evicted == 0,
+/* R_NOTHING_LOST: the table was large enough for everything. */
+static void check_nothing_lost(const struct run *run)
+{
+	const struct stats *fin = &run->fin;
+
+	ksft_print_msg("dropped %llu, missed %llu, evicted %llu\n", fin->dropped,
+		       fin->missed, fin->evicted);
+	ksft_test_result(fin->ok && fin->dropped == 0 && fin->missed == 0 &&
+			 fin->evicted == 0,
 			 "nothing dropped, missed or evicted\n");
-	for (i = 0; i < (long)t.n; i++) {
-		r = &t.rows[i];
+}
+
+/* R_SUMS: per counter, the sum over the final procs table equals stats. */
+static void check_sums(const struct run *run)
+{
+	unsigned long long sum[C_NCOLS] = { 0 }, inherited = 0;
+	const struct stats *fin = &run->fin;
+	const struct table *t = &run->t;
+	bool sums_ok = true;
+	size_t i;
+	int c;
+
+	for (i = 0; i < t->n; i++) {
 		for (c = 0; c < C_NCOLS; c++)
-			if (r->v[c] != CT_UNSET)
-				sum[c] += r->v[c];
-		inherited += r->inherited;
-		if (r->state == S_ALIVE)
-			alive_rows++;
-		else if (r->state == S_EXITED)
-			exited_rows++;
+			if (t->rows[i].v[c] != CT_UNSET)
+				sum[c] += t->rows[i].v[c];
+		inherited += t->rows[i].inherited;
 	}
 	for (c = 0; c < C_NCOLS; c++) {
-		if (fin.v[c] == CT_UNSET) {
-			for (i = 0; i < (long)t.n; i++)
-				if (t.rows[i].v[c] != CT_UNSET)
+		if (fin->v[c] == CT_UNSET) {
+			for (i = 0; i < t->n; i++)
+				if (t->rows[i].v[c] != CT_UNSET)
 					break;
-			if (i < (long)t.n) {
+			if (i < t->n) {
 				ksft_print_msg("%s: stats unsupported/off, a row has a value\n",
 					       ct_col_names[c]);
 				sums_ok = false;
 			}
 			continue;
 		}
-		if (sum[c] != fin.v[c] || fin.v[c] >= WRAP_LIMIT) {
+		if (sum[c] != fin->v[c] || fin->v[c] >= WRAP_LIMIT) {
 			ksft_print_msg("%s: sum over procs %llu, stats %llu\n",
-				       ct_col_names[c], sum[c], fin.v[c]);
+				       ct_col_names[c], sum[c], fin->v[c]);
 			sums_ok = false;
 		}
 	}
-	if (inherited != fin.v[C_SHARED]) {
+	if (inherited != fin->v[C_SHARED]) {
 		ksft_print_msg("sum of inherited %llu, stats shared %llu\n",
-			       inherited, fin.v[C_SHARED]);
+			       inherited, fin->v[C_SHARED]);
 		sums_ok = false;
 	}
-	if (bad_bytes(&t))
+	if (bad_bytes(t))
 		sums_ok = false;
-	ksft_test_result(sums_ok && t.n > (size_t)MIN_FORKS,
+	ksft_test_result(sums_ok && t->n > (size_t)MIN_FORKS,
 			 "the sum over %zu procs rows equals stats for every counter (inherited sums to shared, bytes_copied per row matches)\n",
-			 t.n);
+			 t->n);
+}
 
-	/* One entry per process: every fork made one, which exited. */
-	for (i = 0; i < (long)t.n; i++) {
-		r = &t.rows[i];
+/* R_ENTRIES: one entry per process; every fork made one, which exited. */
+static void check_entries(const struct run *run)
+{
+	const struct stats *fin = &run->fin, *start = &run->start;
+	const struct table *t = &run->t;
+	long alive_rows = 0, exited_rows = 0;
+	const struct row *r;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		r = &t->rows[i];
+		if (r->state == S_ALIVE)
+			alive_rows++;
+		else if (r->state == S_EXITED)
+			exited_rows++;
+	}
+	for (i = 0; i < t->n; i++) {
+		r = &t->rows[i];
 		if (r->state == S_ALIVE && kill(r->pid, 0) && errno == ESRCH) {
 			ksft_print_msg("pid %d (%s) is alive in procs but does not exist\n",
 				       r->pid, r->comm);
@@ -1499,22 +1563,46 @@ int main(void)
 		}
 	}
 	ksft_print_msg("entries: %llu exited at start, %llu now; forks counted %llu since start\n",
-		       start.exited, fin.exited, fin.v[C_FORKS] - start.v[C_FORKS]);
-	ksft_test_result(alive_rows == (long)fin.alive && exited_rows == (long)fin.exited &&
-			 fin.procs == t.n &&
-			 fin.exited - start.exited == (unsigned long long)sh->forks &&
-			 fin.v[C_FORKS] - start.v[C_FORKS] == (unsigned long long)sh->forks,
+		       start->exited, fin->exited, fin->v[C_FORKS] - start->v[C_FORKS]);
+	ksft_test_result(alive_rows == (long)fin->alive && exited_rows == (long)fin->exited &&
+			 fin->procs == t->n &&
+			 fin->exited - start->exited == (unsigned long long)sh->forks &&
+			 fin->v[C_FORKS] - start->v[C_FORKS] == (unsigned long long)sh->forks,
 			 "one exited entry and one counted fork per fork done (%ld), no stale live entry\n",
 			 sh->forks);
+}
+
+/* R_UNLOADS: counting back on, the cgroups removed, the module unloads. */
+static void check_teardown(struct run *run)
+{
+	int w, err;
 
 	ct_control("enable");
 	for (w = 0; w < 2 && cg_ok; w++)
 		if (rmdir(cg_dir[w]))
 			ksft_print_msg("rmdir %s: %s\n", cg_dir[w], strerror(errno));
-	table_free(&t);
-	table_free(&snap);
+	table_free(&run->t);
+	table_free(&run->snap);
 	err = ct_unload();
 	ksft_test_result(err == 0, "module unloads (%s)\n", strerror(-err));
-	ksft_print_msg("total time %.1f s\n", now() - t0);
+	ksft_print_msg("total time %.1f s\n", now() - run->t0);
+}
+
+int main(void)
+{
+	static struct run run;
+
+	ksft_print_header();
+	ksft_set_plan(PLAN);
+	check_setup(&run);		/* R_LOADED */
+	run_storm_and_batches(&run);
+	check_storm_ran(&run);		/* R_STORM */
+	check_storm_rows(&run);		/* R_STORM_ROWS .. R_STORM_COPIES */
+	check_verified(&run);		/* R_CHAINS .. R_EXITED_ROWS */
+	check_reader(&run);		/* R_MONOTONIC, R_NOT_AHEAD */
+	check_nothing_lost(&run);	/* R_NOTHING_LOST */
+	check_sums(&run);		/* R_SUMS */
+	check_entries(&run);		/* R_ENTRIES */
+	check_teardown(&run);		/* R_UNLOADS */
 	ksft_finished();
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Scenarios that settle the claims of shared/seed-claims.md (C1..C15)
+ * Scenarios that settle the claims listed in claims.c (claims[], C1..C15)
  * with cowtrace's numbers.  Each scenario runs quiescent puppet processes,
- * measures, and states a verdict computed from the measurement.  Used by
+ * measures, checks the numbers against the kernel's behaviour (struct
+ * claim_check) and states a verdict computed from those checks.  Used by
  * selftests/claims/claims_test.c (which asserts the numbers) and by the demo
  * (selftests/claims/demo.c, which narrates them).  cowtrace must be loaded,
  * with fork_scan=1 for C1.
@@ -12,12 +13,30 @@
 
 enum claim_verdict { V_HOLDS, V_REFUTED, V_PARTLY, V_SKIPPED, V_ERROR };
 
+/*
+ * One number a scenario measured and the range [lo, hi] the kernel's
+ * behaviour puts it in.  A scenario's verdict is computed from its
+ * checks: the claims test asserts each of them, the demo names the ones
+ * that fail.  The expectation is written once, in claims.c.
+ */
+struct claim_check {
+	const char *what;
+	long long got;
+	long long lo;
+	long long hi;
+};
+
+#define CLAIM_CHECKS 10
+
 struct claim {
 	const char *id;
 	const char *text;
 	enum claim_verdict verdict;
 	char measured[1024];
-	char why[512];
+	char why[768];
+	struct claim_check check[CLAIM_CHECKS];
+	int nr_checks;
+	int failed;		/* checks whose number is out of range */
 	/* The scenario's numbers, for tests: one member per claim. */
 	union {
 		struct {
@@ -123,5 +142,11 @@ extern const struct claim_entry claims[];
 extern const int nr_claims;
 
 const char *claim_verdict_name(enum claim_verdict v);
+
+/* Whether check @k's number is in its range. */
+static inline int claim_check_ok(const struct claim_check *k)
+{
+	return k->got >= k->lo && k->got <= k->hi;
+}
 
 #endif /* _COWTRACE_CLAIMS_H */

@@ -47,7 +47,10 @@
  * NMI-like context, where ktime_get_ns()'s seqcount could spin on the
  * timekeeper's own write (lockdep reported it on the debug kernel).
  * A task's in-flight fault lives in a slot of a fixed table indexed by a
- * hash of the task pointer, claimed with cmpxchg.
+ * hash of the task pointer, claimed with cmpxchg.  Not in a kretprobe's
+ * per-instance ri->data: the plain kprobes at the commit points (and the
+ * older plan's inner kprobes) must find that state too, and they are
+ * given no kretprobe instance.
  */
 #include <linux/mm.h>
 #include <linux/hash.h>
@@ -584,7 +587,12 @@ static int ct_race_pre(struct kprobe *kp, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_race_pre);
 
-/* ---- write-protect fault: the older plan (legacy_probes=1, fallback) --- */
+/*
+ * ---- write-protect fault: the older plan (legacy_probes=1, fallback) ---
+ *
+ * A kretprobe entry handler that returns 1 tells kprobes not to run the
+ * return handler for this call: a task not counted, or no free slot.
+ */
 
 static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -1045,6 +1053,13 @@ static int ct_attach(struct ct_probe *pr)
 			pr->rp.entry_handler = pr->entry;
 			pr->rp.handler = pr->ret;
 			pr->rp.data_size = pr->data_size;
+			/*
+			 * Instances in flight at once: a task is in one such
+			 * call at a time, but tasks preempted or sleeping inside
+			 * it (PREEMPT_RT's sleeping locks) hold theirs, so 8 per
+			 * CPU, 64 at least on small machines.  A shortfall is
+			 * not silent: probes shows it as nmissed.
+			 */
 			pr->rp.maxactive = max_t(int, 64, 8 * num_possible_cpus());
 			err = register_kretprobe(&pr->rp);
 		} else {

@@ -323,7 +323,6 @@ struct ct_probe {
 	struct tracepoint *tp;
 	const char *attached;
 	const char *found;		/* the symbol, even while detached */
-	int err;
 };
 
 /* Handler runs: all of them, and those in a process being counted. */
@@ -1091,11 +1090,11 @@ static void ct_detach(struct ct_probe *pr)
 static void ct_attach_role(enum ct_role r)
 {
 	struct ct_probe *pr = &ct_probes[r];
+	int err = ct_attach(pr);
 
-	pr->err = ct_attach(pr);
-	if (pr->err)
+	if (err)
 		pr_info("probe %s: none of its symbols could be attached (%d); its counters read unsupported\n",
-			pr->role, pr->err);
+			pr->role, err);
 }
 
 /* The entry and commit-point hooks, with their callers' ranges. */
@@ -1170,8 +1169,7 @@ int ct_probes_set_fork_scan(bool on)
 
 	mutex_lock(&ct_probes_mutex);
 	if (ct_probes_live && on && !pr->attached) {
-		pr->err = ct_attach(pr);
-		err = pr->err;
+		err = ct_attach(pr);
 	} else if (ct_probes_live && !on && pr->attached) {
 		WRITE_ONCE(ct_fork_scan, false);
 		ct_detach(pr);

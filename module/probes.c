@@ -42,7 +42,9 @@
  * with the parameter legacy_probes=1; `probes` shows which is in use.
  *
  * Handlers run in atomic context: they take no lock that sleeps and
- * allocate nothing.  Time is read with the NMI-safe
+ * allocate nothing.  Every function on a handler's path, here and in
+ * procs.c, stats.c, filter.c and ptwalk.c, is marked NOKPROBE_SYMBOL:
+ * no kprobe can be placed inside a handler.  Time is read with the NMI-safe
  * ktime_get_mono_fast_ns(): a probe that fires through int3 runs in an
  * NMI-like context, where ktime_get_ns()'s seqcount could spin on the
  * timekeeper's own write (lockdep reported it on the debug kernel).
@@ -175,6 +177,8 @@ static void ct_ctx_release(struct ct_ctx *c)
 	/* The slot's fields are read; only now may another task claim it. */
 	smp_store_release(&c->task, NULL);
 }
+
+NOKPROBE_SYMBOL(ct_ctx_release);
 
 /* Is @current's event to be counted? */
 static bool ct_wanted(void)

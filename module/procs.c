@@ -82,6 +82,8 @@ static struct hlist_head *ct_bucket(pid_t tgid)
 	return &ct_hash[hash_32((u32)tgid, ct_hash_bits)];
 }
 
+NOKPROBE_SYMBOL(ct_bucket);
+
 static struct ct_proc *ct_lookup(struct task_struct *leader)
 {
 	struct ct_proc *p;
@@ -93,6 +95,8 @@ static struct ct_proc *ct_lookup(struct task_struct *leader)
 	}
 	return NULL;
 }
+
+NOKPROBE_SYMBOL(ct_lookup);
 
 /*
  * Exited entries evicted to make room: their counts stay in the global
@@ -117,6 +121,8 @@ static struct ct_proc *ct_take_entry(void)
 	return p;
 }
 
+NOKPROBE_SYMBOL(ct_take_entry);
+
 /* Keep at most max_exited exited entries.  Table lock held. */
 static void ct_trim_exited(void)
 {
@@ -133,11 +139,15 @@ static void ct_trim_exited(void)
 	}
 }
 
+NOKPROBE_SYMBOL(ct_trim_exited);
+
 /* The name as the task has it: procs escapes it when it prints it. */
 static void ct_comm(char *dst, struct task_struct *task)
 {
 	strscpy(dst, task->comm, TASK_COMM_LEN);
 }
+
+NOKPROBE_SYMBOL(ct_comm);
 
 /*
  * Find or create the entry of @task's process; a new entry starts with
@@ -180,10 +190,14 @@ out:
 	return p;
 }
 
+NOKPROBE_SYMBOL(ct_proc_find);
+
 struct ct_proc *ct_proc_of(struct task_struct *task)
 {
 	return ct_proc_find(task, 0);
 }
+
+NOKPROBE_SYMBOL(ct_proc_of);
 
 /*
  * The entry of a child process, born with @inherited shared pages, at
@@ -194,6 +208,8 @@ struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited)
 {
 	return ct_proc_find(child, inherited);
 }
+
+NOKPROBE_SYMBOL(ct_proc_of_child);
 
 /* Add @n to @p's counter @c (ct_account()).  Atomic context. */
 void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n)
@@ -207,6 +223,8 @@ struct ct_proc *ct_proc_current(void)
 {
 	return ct_proc_of(current);
 }
+
+NOKPROBE_SYMBOL(ct_proc_current);
 
 /* @task exits; when it is the last thread, its process leaves the table. */
 void ct_proc_exit(struct task_struct *task)

@@ -21,6 +21,7 @@
  */
 #include <linux/mm.h>
 #include <linux/hugetlb.h>
+#include <linux/kprobes.h>
 #include <linux/pgtable.h>
 #include <linux/rcupdate.h>
 
@@ -44,6 +45,8 @@ static void ct_walk_ptes(struct vm_area_struct *vma, pmd_t pmd,
 	}
 	rcu_read_unlock();
 }
+
+NOKPROBE_SYMBOL(ct_walk_ptes);
 
 /*
  * Each level's entry is read once into a local, and the next level is
@@ -102,6 +105,8 @@ void ct_walk_vma(struct vm_area_struct *vma, const struct ct_walk_ops *ops,
 	}
 }
 
+NOKPROBE_SYMBOL(ct_walk_vma);
+
 /* ---- fork scan ---------------------------------------------------------- */
 
 static void ct_scan_page(struct page *page, unsigned int nr,
@@ -119,6 +124,8 @@ static void ct_scan_page(struct page *page, unsigned int nr,
 		res->copied += nr;
 }
 
+NOKPROBE_SYMBOL(ct_scan_page);
+
 static void ct_scan_pte(struct vm_area_struct *vma, unsigned long addr,
 			pte_t pte, void *priv)
 {
@@ -128,6 +135,8 @@ static void ct_scan_pte(struct vm_area_struct *vma, unsigned long addr,
 		ct_scan_page(pfn_to_page(pfn), 1, priv);
 }
 
+NOKPROBE_SYMBOL(ct_scan_pte);
+
 static void ct_scan_leaf(struct vm_area_struct *vma, unsigned long addr,
 			 enum ct_leaf level, struct page *page, void *priv)
 {
@@ -135,6 +144,8 @@ static void ct_scan_leaf(struct vm_area_struct *vma, unsigned long addr,
 	if (level == CT_LEAF_PMD)
 		ct_scan_page(page, HPAGE_PMD_NR, priv);
 }
+
+NOKPROBE_SYMBOL(ct_scan_leaf);
 
 static const struct ct_walk_ops ct_scan_ops = {
 	.pte = ct_scan_pte,
@@ -147,3 +158,5 @@ void ct_scan_fork_vma(struct vm_area_struct *vma, struct ct_fork_scan *res)
 		return;
 	ct_walk_vma(vma, &ct_scan_ops, res);
 }
+
+NOKPROBE_SYMBOL(ct_scan_fork_vma);

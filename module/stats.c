@@ -9,6 +9,7 @@
  */
 #include <linux/build_bug.h>
 #include <linux/log2.h>
+#include <linux/kprobes.h>
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/stddef.h>
@@ -102,6 +103,8 @@ void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
 		ct_proc_add(p, c, n);
 }
 
+NOKPROBE_SYMBOL(ct_account);
+
 void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
 		 unsigned int refcount, u64 ns)
 {
@@ -114,15 +117,21 @@ void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
 	this_cpu_inc(ct_cpu->latency[o][b]);
 }
 
+NOKPROBE_SYMBOL(ct_hist_add);
+
 void ct_note_dropped(void)
 {
 	this_cpu_inc(ct_cpu->dropped);
 }
 
+NOKPROBE_SYMBOL(ct_note_dropped);
+
 void ct_note_ctx_full(void)
 {
 	this_cpu_inc(ct_cpu->ctx_full);
 }
+
+NOKPROBE_SYMBOL(ct_note_ctx_full);
 
 u64 ct_dropped(void)
 {

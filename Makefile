@@ -88,6 +88,11 @@ build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
+# The events test replays the claims' scenarios too.
+build/selftests/events_test: selftests/events_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+	@mkdir -p $(dir $@)
+	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
+
 build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)

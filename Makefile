@@ -99,9 +99,13 @@ build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAI
 
 # cowstat: the per-process table as a command (CFLAGS, CPPFLAGS and
 # LDFLAGS are honoured, for packagers).
-build/cowstat: scripts/tools/cowstat.c
+# --where reads the trace events with libtracefs and libtraceevent.
+TRACEFS_FLAGS = $(shell pkg-config --cflags libtracefs libtraceevent)
+TRACEFS_LIBS = $(shell pkg-config --libs libtracefs libtraceevent)
+build/cowstat: scripts/tools/cowstat.c scripts/tools/where.c scripts/tools/where.h
 	@mkdir -p build
-	$(CC) $(CPPFLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(TRACEFS_FLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) \
+		-o $@ scripts/tools/cowstat.c scripts/tools/where.c $(TRACEFS_LIBS)
 
 # The user tools.  cowtrace-bpf finds its template in ../share/cowtrace
 # relative to itself, so any PREFIX works.

@@ -182,6 +182,7 @@ struct ct_mem_info {
 	u32 dev;		/* the file's device (dev_t), 0 if none */
 	u64 ino;		/* the file's inode number, 0 if none */
 	u64 offset;		/* byte offset in the file, 0 if none */
+	u64 start, end;		/* the mapping: [vm_start, vm_end) */
 };
 
 void ct_trace_mem(struct vm_area_struct *vma, unsigned long address,

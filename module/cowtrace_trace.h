@@ -83,7 +83,9 @@ TRACE_EVENT_FN(cow_fault,
 				__field(u32, mem)
 				__field(u32, dev)
 				__field(u64, ino)
-				__field(u64, offset)),
+				__field(u64, offset)
+				__field(unsigned long, vm_start)
+				__field(unsigned long, vm_end)),
 	       TP_fast_assign(struct ct_mem_info mi;
 
 			      ct_trace_mem(vma, address, &mi);
@@ -97,13 +99,16 @@ TRACE_EVENT_FN(cow_fault,
 			      __entry->mem = mi.mem;
 			      __entry->dev = mi.dev;
 			      __entry->ino = mi.ino;
-			      __entry->offset = mi.offset;),
-	       TP_printk("address=0x%lx outcome=%s bytes=%llu mapcount=%d refcount=%d latency_ns=%llu mem=%s dev=%u:%u ino=%llu offset=%llu",
+			      __entry->offset = mi.offset;
+			      __entry->vm_start = mi.start;
+			      __entry->vm_end = mi.end;),
+	       TP_printk("address=0x%lx outcome=%s bytes=%llu mapcount=%d refcount=%d latency_ns=%llu mem=%s dev=%u:%u ino=%llu offset=%llu vma=0x%lx-0x%lx",
 			 __entry->address, ct_show_ev(__entry->outcome),
 			 __entry->bytes, __entry->mapcount, __entry->refcount,
 			 __entry->latency_ns, ct_show_mem(__entry->mem),
 			 MAJOR(__entry->dev), MINOR(__entry->dev),
-			 __entry->ino, __entry->offset),
+			 __entry->ino, __entry->offset,
+			 __entry->vm_start, __entry->vm_end),
 	       ct_trace_reg, ct_trace_unreg
 );
 

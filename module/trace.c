@@ -27,6 +27,8 @@ void ct_trace_mem(struct vm_area_struct *vma, unsigned long address,
 	unsigned long brk = READ_ONCE(mm->brk);
 	unsigned long stack = READ_ONCE(mm->start_stack);
 
+	mi->start = vma->vm_start;
+	mi->end = vma->vm_end;
 	mi->dev = 0;
 	mi->ino = 0;
 	mi->offset = 0;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,11 @@ static void tally(const char *text, long pid, struct tally *t)
 static struct inst *filter_inst;
 /* The new process's row once filter_inst records it, before it runs. */
 static struct ct_row filter_row;
+/*
+ * Called once the module's filter selects the new process alone (it is
+ * blocked), before it runs: nothing is counted in between.
+ */
+static void (*on_selected)(void);
 
 /*
  * Run @fn in a new process that the module's filter selects from its
@@ -386,6 +392,8 @@ static pid_t run_selected(void (*fn)(void *), void *arg, int *status)
 		waitpid(pid, NULL, 0);
 		return -1;
 	}
+	if (on_selected)
+		on_selected();
 	c = 'g';
 	if (write(go[1], &c, 1) != 1)
 		kill(pid, SIGKILL);
@@ -395,7 +403,88 @@ static pid_t run_selected(void (*fn)(void *), void *arg, int *status)
 	return pid;
 }
 
-/* Every claim's scenario, one after the other. */
+#define THP_SIZE	(2UL << 20)
+#define RACE_PAGES	256
+#define RACE_TRIALS	40
+
+/*
+ * A THP written after its only sharer exited: the parent's write
+ * reuses the huge page (thp_reuse).
+ */
+static void thp_reuse(void)
+{
+	char *raw = mmap(NULL, 2 * THP_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+	pid_t pid;
+
+	if (raw == MAP_FAILED)
+		_exit(3);
+	p = (char *)(((unsigned long)raw + THP_SIZE - 1) & ~(THP_SIZE - 1));
+	madvise(p, THP_SIZE, MADV_HUGEPAGE);
+	ct_touch(p, THP_SIZE, ct_page_size());
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+		_exit(3);
+	ct_touch(p, 1, 1);
+	munmap(raw, 2 * THP_SIZE);
+}
+
+struct racer {
+	char *buf;
+	pthread_barrier_t *bar;
+};
+
+static void *racer(void *arg)
+{
+	struct racer *r = arg;
+	size_t ps = ct_page_size(), i;
+
+	pthread_barrier_wait(r->bar);
+	for (i = 0; i < RACE_PAGES; i++)
+		__atomic_store_n(&r->buf[i * ps], 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * Two threads of a child write the same shared pages at once, until a
+ * copy lost the race to the other thread's (cow_races moved): trials
+ * are bounded; the test says if none raced.
+ */
+static void races(void)
+{
+	long long before = ct_stat("cow_races");
+	int trial;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || before == (long long)CT_UNSET)
+		return;
+	for (trial = 0; trial < RACE_TRIALS && ct_stat("cow_races") == before; trial++) {
+		char *buf = ct_map_anon(RACE_PAGES, true);
+		pid_t pid;
+
+		if (!buf)
+			_exit(4);
+		pid = fork();
+		if (pid == 0) {
+			pthread_barrier_t bar;
+			struct racer r = { buf, &bar };
+			pthread_t t[2];
+
+			pthread_barrier_init(&bar, NULL, 2);
+			pthread_create(&t[0], NULL, racer, &r);
+			pthread_create(&t[1], NULL, racer, &r);
+			pthread_join(t[0], NULL);
+			pthread_join(t[1], NULL);
+			_exit(0);
+		}
+		if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+			_exit(4);
+		munmap(buf, RACE_PAGES * ct_page_size());
+	}
+}
+
+/* Every claim's scenario, one after the other; a THP reuse; races. */
 static void all_claims(void *arg)
 {
 	static struct claim c;
@@ -408,6 +497,9 @@ static void all_claims(void *arg)
 		if (c.verdict == V_ERROR)
 			_exit(2);
 	}
+	if (ct_have_thp())
+		thp_reuse();
+	races();
 }
 
 static void read_totals(unsigned long long *v)
@@ -688,17 +780,30 @@ static void check_equal(struct __test_metadata *_metadata, const char *what,
  * file pages, split THPs and (where huge pages can be reserved) copy
  * hugetlb pages; those counters must have moved.
  */
+static struct inst *totals_inst;
+static unsigned long long totals_before[C_NCOLS];
+
+/* The window opens: the events on, the counters read. */
+static void open_window(void)
+{
+	if (inst_write(totals_inst, "events/cowtrace/enable", "1"))
+		fprintf(stderr, "# cannot enable the events\n");
+	read_totals(totals_before);
+}
+
 TEST_F_TIMEOUT(events, per_outcome_equal_counters, 900)
 {
-	unsigned long long before[C_NCOLS], after[C_NCOLS], d[C_NCOLS];
+	unsigned long long *before = totals_before, after[C_NCOLS], d[C_NCOLS];
 	struct tally t = { 0 };
 	char *text;
 	size_t i;
 	int status;
 
-	ASSERT_EQ(0, inst_make(&self->a, "cowtrace-events-test", 65536, true));
-	read_totals(before);
+	ASSERT_EQ(0, inst_make(&self->a, "cowtrace-events-test", 65536, false));
+	totals_inst = &self->a;
+	on_selected = open_window;
 	ASSERT_LT(0, run_selected(all_claims, NULL, &status));
+	on_selected = NULL;
 	/* The filter still selects the reaped tree alone: nothing moves. */
 	ASSERT_EQ(0, inst_off(&self->a));
 	read_totals(after);
@@ -730,8 +835,13 @@ TEST_F_TIMEOUT(events, per_outcome_equal_counters, 900)
 	EXPECT_LT(0, d[C_ZERO_FILLS]);
 	EXPECT_LT(0, d[C_FILE_COPIES]);
 	EXPECT_LT(0, d[C_FORKS]);
-	if (ct_have_thp())
+	if (ct_have_thp()) {
 		EXPECT_LT(0, d[C_THP_SPLITS]);
+		EXPECT_LT(0, d[C_THP_REUSES]);
+	}
+	/* Races are provoked, in bounded trials; two vCPUs make them likely. */
+	if (d[C_COW_RACES] != CT_UNSET && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+		EXPECT_LT(0, d[C_COW_RACES]);
 }
 
 /*
@@ -1104,6 +1214,101 @@ TEST_F(events, gone_after_unload)
 	EXPECT_EQ(ENOENT, errno);
 	ASSERT_EQ(0, ct_load(""));
 	EXPECT_EQ(0, access(TRACEFS "/events/cowtrace/cow_fault/format", F_OK));
+}
+
+/* build/cowstat of the tree this test was built in. */
+static const char *cowstat_path(void)
+{
+	static char path[PATH_MAX + 16];
+	const char *exe = self_exe();
+	const char *p = exe ? strstr(exe, "/build/selftests/") : NULL;
+
+	if (!p)
+		return "build/cowstat";
+	snprintf(path, sizeof(path), "%.*s/build/cowstat", (int)(p - exe), exe);
+	return path;
+}
+
+/*
+ * cowstat -w -- CMD: the helper's child copied its 2K-page anonymous
+ * mapping's pages, K in the named function and K inline: one region of
+ * that size with exactly 2K copies and 2K pages of bytes; the child's
+ * regions sum to its procs row (copies, zero fills, bytes), which
+ * cowstat prints beside them.  --folded gives the same region as a
+ * stack with its count.
+ */
+TEST_F_TIMEOUT(events, cowstat_where, 300)
+{
+	static char out[1 << 16];
+	char cmd[2048], json[] = "/tmp/cowstat-where-XXXXXX";
+	int fd, st;
+
+	fd = mkstemp(json);
+	ASSERT_LE(0, fd);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "%s=1 %s -w --json -o %s -- \"$HELPER\"; python3 -c '\n"
+		 "import json, sys\n"
+		 "r = json.load(open(sys.argv[1]))\n"
+		 "child = [p for p in r[\"procs\"] if p[\"pid\"] != r[\"pid\"]][0]\n"
+		 "mine = [w for w in r[\"where\"] if w[\"pid\"] == child[\"pid\"]]\n"
+		 "big = [w for w in mine if w[\"kind\"] == \"anon\" and w[\"copies\"] == %d]\n"
+		 "lo, hi = big[0][\"region\"].split()[1].split(\"-\")\n"
+		 "print(len(big), (int(hi, 16) - int(lo, 16)) // %zu, big[0][\"bytes_copied\"],\n"
+		 "      sum(w[\"copies\"] for w in mine), child[\"copies\"] + child[\"file_copies\"],\n"
+		 "      sum(w[\"zero_fills\"] for w in mine), child[\"zero_fills\"],\n"
+		 "      sum(w[\"bytes_copied\"] for w in mine), child[\"bytes_copied\"], r[\"where_lost\"])\n"
+		 "' %s; rm -f %s",
+		 HELPER_ENV, cowstat_path(), json, 2 * K, ct_page_size(), json, json);
+	st = run_sh(cmd, out, sizeof(out));
+	fprintf(stderr, "%s", out);
+	ASSERT_EQ(0, st);
+	{
+		unsigned long long v[10];
+		/* The helper's pid line first, then python's figures. */
+		const char *line = strchr(out, '\n');
+
+		ASSERT_NE(NULL, line);
+		char *end = (char *)line + 1;
+		int k;
+
+		for (k = 0; k < 10; k++) {
+			const char *from = end;
+
+			v[k] = strtoull(from, &end, 10);
+			ASSERT_NE(from, end) TH_LOG("figure %d missing", k);
+		}
+		EXPECT_EQ(1, v[0]);		/* one such region */
+		EXPECT_EQ(2 * K, v[1]);		/* the size of the mapping */
+		EXPECT_EQ(2 * K * ct_page_size(), v[2]);
+		EXPECT_EQ(v[4], v[3]);		/* copies: regions = counters */
+		EXPECT_EQ(v[6], v[5]);		/* zero fills */
+		EXPECT_EQ(v[8], v[7]);		/* bytes */
+		EXPECT_EQ(0, v[9]);		/* nothing lost */
+	}
+	snprintf(cmd, sizeof(cmd), "%s=1 %s --folded -o /dev/stdout -- \"$HELPER\"",
+		 HELPER_ENV, cowstat_path());
+	st = run_sh(cmd, out, sizeof(out));
+	fprintf(stderr, "%s", out);
+	EXPECT_EQ(HELPER_STATUS, st);
+	snprintf(cmd, sizeof(cmd), ";anon;anon 0x");
+	EXPECT_NE(NULL, strstr(out, cmd));
+	{
+		/* events_test;anon;anon 0xS-0xE 2K, the mapping of 2K pages */
+		const char *p = out;
+		int found = 0;
+
+		while ((p = strstr(p, ";anon;anon 0x"))) {
+			unsigned long lo, hi;
+			unsigned int n;
+
+			if (sscanf(p, ";anon;anon 0x%lx-0x%lx %u", &lo, &hi, &n) == 3 &&
+			    (hi - lo) / ct_page_size() == 2 * K && n == 2 * K)
+				found++;
+			p++;
+		}
+		EXPECT_EQ(1, found);
+	}
 }
 
 /*

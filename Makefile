@@ -88,15 +88,24 @@ build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
+# The events test replays the claims' scenarios too.
+build/selftests/events_test: selftests/events_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
+	@mkdir -p $(dir $@)
+	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
+
 build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
 
 # cowstat: the per-process table as a command (CFLAGS, CPPFLAGS and
 # LDFLAGS are honoured, for packagers).
-build/cowstat: scripts/tools/cowstat.c
+# --where reads the trace events with libtracefs and libtraceevent.
+TRACEFS_FLAGS = $(shell pkg-config --cflags libtracefs libtraceevent)
+TRACEFS_LIBS = $(shell pkg-config --libs libtracefs libtraceevent)
+build/cowstat: scripts/tools/cowstat.c scripts/tools/where.c scripts/tools/where.h
 	@mkdir -p build
-	$(CC) $(CPPFLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(TRACEFS_FLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) \
+		-o $@ scripts/tools/cowstat.c scripts/tools/where.c $(TRACEFS_LIBS)
 
 # The user tools.  cowtrace-bpf finds its template in ../share/cowtrace
 # relative to itself, so any PREFIX works.

@@ -49,6 +49,7 @@ static inline unsigned int ct_page_mapcount(struct page *page)
 /* The faulting VMA and fault flags at entry to hugetlb_wp(). */
 static inline void ct_hugetlb_wp_args(struct pt_regs *regs,
 				      struct vm_area_struct **vma,
+				      unsigned long *address,
 				      unsigned int *flags)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
@@ -56,10 +57,12 @@ static inline void ct_hugetlb_wp_args(struct pt_regs *regs,
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 
 	*vma = vmf->vma;
+	*address = vmf->address;
 	*flags = vmf->flags;
 #else
 	/* hugetlb_wp(mm, vma, address, ptep, flags, pagecache_page, ptl) */
 	*vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 1);
+	*address = regs_get_kernel_argument(regs, 2);
 	*flags = regs_get_kernel_argument(regs, 4);
 #endif
 }
@@ -78,6 +81,20 @@ static inline bool ct_finish_fault_installed(struct vm_fault *vmf,
 	return !ret;
 #else
 	return !ret && folio_test_anon(page_folio(vmf->cow_page));
+#endif
+}
+
+/*
+ * The inode a user sees for a mapped file, the one /proc/PID/maps shows:
+ * from 6.8 a stacking file system's (overlayfs) mapping holds a backing
+ * file, and maps shows the user's inode; before, it shows the real one.
+ */
+static inline const struct inode *ct_user_inode(const struct file *file)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return file_user_inode(file);
+#else
+	return file_inode(file);
 #endif
 }
 

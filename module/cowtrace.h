@@ -61,6 +61,32 @@ enum ct_outcome {
 
 extern const char *const ct_outcome_names[CT_NR_OUTCOMES];
 
+/*
+ * What a cowtrace:cow_fault trace event reports (trace.c): one per
+ * counted outcome, emitted where its counter is incremented.
+ */
+enum ct_ev {
+	CT_EV_COPY,
+	CT_EV_REUSE,
+	CT_EV_ZERO_FILL,
+	CT_EV_FILE_COPY,
+	CT_EV_SHARED_WRITE,
+	CT_EV_RACE,
+	CT_EV_UNSHARE,
+	CT_EV_THP_SPLIT,
+	CT_EV_THP_REUSE,
+	CT_EV_HUGETLB_COPY,
+};
+
+/* The kind of memory a cow_fault event's address lies in. */
+enum ct_mem {
+	CT_MEM_HEAP,		/* the brk heap */
+	CT_MEM_STACK,		/* the main thread's stack */
+	CT_MEM_ANON,		/* any other private anonymous mapping */
+	CT_MEM_FILE,		/* a private mapping of a file */
+	CT_MEM_SHARED,		/* a shared mapping (file or shmem) */
+};
+
 #define CT_HIST_MAX	16	/* mapcount/refcount values 0..15, 16 = 16+ */
 #define CT_LAT_BUCKETS	40	/* log2(ns) buckets */
 
@@ -145,8 +171,24 @@ enum ct_counter_state {
 
 enum ct_counter_state ct_counter_state(enum ct_counter c);
 int ct_probes_set_fork_scan(bool on);
+int ct_probes_set_enabled(bool on);
 u64 ct_probes_missed(void);
 void ct_show_probes(struct seq_file *m);
+
+/* trace.c: what a cow_fault trace event says of the memory */
+struct vm_area_struct;
+struct ct_mem_info {
+	u32 mem;		/* enum ct_mem */
+	u32 dev;		/* the file's device (dev_t), 0 if none */
+	u64 ino;		/* the file's inode number, 0 if none */
+	u64 offset;		/* byte offset in the file, 0 if none */
+	u64 start, end;		/* the mapping: [vm_start, vm_end) */
+};
+
+void ct_trace_mem(struct vm_area_struct *vma, unsigned long address,
+		  struct ct_mem_info *mi);
+int ct_trace_reg(void);
+void ct_trace_unreg(void);
 
 /* inspect.c */
 extern const struct file_operations ct_inspect_fops;

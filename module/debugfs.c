@@ -209,9 +209,9 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	n = str_has_prefix(cmd, "filter ");
 
 	if (!strcmp(cmd, "enable")) {
-		WRITE_ONCE(ct_enabled, true);
+		err = ct_probes_set_enabled(true);
 	} else if (!strcmp(cmd, "disable")) {
-		WRITE_ONCE(ct_enabled, false);
+		err = ct_probes_set_enabled(false);
 	} else if (!strcmp(cmd, "reset")) {
 		ct_stats_reset();
 		ct_procs_reset();

@@ -43,8 +43,10 @@
  *
  * Handlers run in atomic context: they take no lock that sleeps and
  * allocate nothing.  Every function on a handler's path, here and in
- * procs.c, stats.c, filter.c and ptwalk.c, is marked NOKPROBE_SYMBOL:
- * no kprobe can be placed inside a handler.  Time is read with the NMI-safe
+ * procs.c, stats.c, filter.c, ptwalk.c and trace.c, is marked
+ * NOKPROBE_SYMBOL: no kprobe can be placed inside a handler (the
+ * kernel's own trace-event code, reached from trace_cow_fault() when an
+ * event is enabled, is the tracing core's).  Time is read with the NMI-safe
  * ktime_get_mono_fast_ns(): a probe that fires through int3 runs in an
  * NMI-like context, where ktime_get_ns()'s seqcount could spin on the
  * timekeeper's own write (lockdep reported it on the debug kernel).
@@ -71,6 +73,7 @@
 #include "compat.h"
 #include "cowtrace.h"
 #include "ptwalk.h"
+#include "cowtrace_trace.h"
 
 bool ct_enabled = true;
 
@@ -416,10 +419,18 @@ static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 
 NOKPROBE_SYMBOL(ct_wp_record);
 
+/* An old page's count for a trace event: -1 if there was no page (zero page). */
+static inline int ct_known(const struct ct_ctx *c, unsigned int n)
+{
+	return c->old_folio ? (int)n : -1;
+}
+
 /* The new page was installed: count what kind of copy it was. */
 static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 {
 	enum ct_outcome o;
+	enum ct_ev ev;
+	u64 bytes = PAGE_SIZE;
 
 	if (ct_shadowed(c, c->unshare ? CT_S_UNSHARE :
 			   c->old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
@@ -427,22 +438,28 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 		return;
 	if (c->unshare) {
 		ct_account(p, CT_UNSHARES, 1);
-		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
 		o = CT_OUT_COPY;
+		ev = CT_EV_UNSHARE;
 	} else if (c->old == CT_OLD_ZERO) {
 		ct_account(p, CT_ZERO_FILLS, 1);
 		o = CT_OUT_ZERO_FILL;
+		ev = CT_EV_ZERO_FILL;
+		bytes = 0;
 	} else if (c->old == CT_OLD_FILE) {
 		ct_account(p, CT_FILE_COPIES, 1);
-		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
 		o = CT_OUT_FILE_COPY;
+		ev = CT_EV_FILE_COPY;
 	} else {
 		ct_account(p, CT_COPIES, 1);
-		ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
 		o = CT_OUT_COPY;
+		ev = CT_EV_COPY;
 	}
+	if (bytes)
+		ct_account(p, CT_BYTES_COPIED, bytes);
 	ct_hist_add(o, c->mapcount, c->refcount,
 		    ktime_get_mono_fast_ns() - c->t0);
+	trace_cow_fault(c->vma, c->address, ev, bytes, ct_known(c, c->mapcount),
+			ct_known(c, c->refcount), c->t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_commit);
@@ -463,6 +480,10 @@ static void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
 	}
 	ct_hist_add(o, c->mapcount, c->refcount,
 		    ktime_get_mono_fast_ns() - c->t0);
+	trace_cow_fault(c->vma, c->address,
+			c->shared_vma ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0,
+			ct_known(c, c->mapcount), ct_known(c, c->refcount),
+			c->t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_reuse);
@@ -474,6 +495,9 @@ static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
 	ct_account(p, CT_COW_RACES, 1);
 	ct_hist_add(CT_OUT_RACE, c->mapcount, c->refcount,
 		    ktime_get_mono_fast_ns() - c->t0);
+	trace_cow_fault(c->vma, c->address, CT_EV_RACE, 0,
+			ct_known(c, c->mapcount), ct_known(c, c->refcount),
+			c->t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_race);
@@ -674,14 +698,22 @@ NOKPROBE_SYMBOL(ct_new_anon_pre);
 
 /* ---- first write to a private file page (do_cow_fault -> finish_fault) -- */
 
+/* What the file hook keeps from entry to return. */
+struct ct_file_data {
+	struct vm_fault *vmf;
+	u64 t0;
+};
+
 static int ct_file_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+	struct ct_file_data *d = (struct ct_file_data *)ri->data;
 
 	if (!ct_hit(CT_P_FILE) || !(vmf->flags & FAULT_FLAG_WRITE) ||
 	    (vmf->vma->vm_flags & VM_SHARED) || !vmf->cow_page)
 		return 1;
-	*(struct vm_fault **)ri->data = vmf;
+	d->vmf = vmf;
+	d->t0 = trace_cow_fault_enabled() ? ktime_get_mono_fast_ns() : 0;
 	return 0;
 }
 
@@ -689,7 +721,8 @@ NOKPROBE_SYMBOL(ct_file_entry);
 
 static int ct_file_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct vm_fault *vmf = *(struct vm_fault **)ri->data;
+	struct ct_file_data *d = (struct ct_file_data *)ri->data;
+	struct vm_fault *vmf = d->vmf;
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 	struct ct_proc *p;
 
@@ -699,6 +732,9 @@ static int ct_file_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	p = ct_proc_current();
 	ct_account(p, CT_FILE_COPIES, 1);
 	ct_account(p, CT_BYTES_COPIED, PAGE_SIZE);
+	/* The start is that of finish_fault(), after the file page's read. */
+	trace_cow_fault(vmf->vma, vmf->address, CT_EV_FILE_COPY, PAGE_SIZE,
+			-1, -1, d->t0);
 	return 0;
 }
 
@@ -717,6 +753,8 @@ static int ct_thp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!c)
 		return 1;
 	c->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
+	c->vma = vmf->vma;
+	c->address = vmf->address;
 	/* The huge zero page is not anonymous: its fallback is no split. */
 	c->thp_zero = !PageAnon(pmd_page(vmf->orig_pmd));
 	return 0;
@@ -733,10 +771,15 @@ static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	c = ct_ctx_find(CT_CTX_THP);
 	if (!c)
 		return 0;
-	if ((ret & VM_FAULT_FALLBACK) && !c->thp_zero)
+	if ((ret & VM_FAULT_FALLBACK) && !c->thp_zero) {
 		ct_account(ct_proc_current(), CT_THP_SPLITS, 1);
-	else if (c->thp_reused && !c->unshare)
+		trace_cow_fault(c->vma, c->address, CT_EV_THP_SPLIT, 0, -1, -1,
+				c->t0);
+	} else if (c->thp_reused && !c->unshare) {
 		ct_account(ct_proc_current(), CT_THP_REUSES, 1);
+		trace_cow_fault(c->vma, c->address, CT_EV_THP_REUSE, 0, -1, -1,
+				c->t0);
+	}
 	ct_ctx_release(c);
 	return 0;
 }
@@ -762,10 +805,11 @@ NOKPROBE_SYMBOL(ct_thp_reuse_pre);
 static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct vm_area_struct *vma;
+	unsigned long address;
 	unsigned int flags;
 	struct ct_ctx *c;
 
-	ct_hugetlb_wp_args(regs, &vma, &flags);
+	ct_hugetlb_wp_args(regs, &vma, &address, &flags);
 	if (!ct_hit(CT_P_HUGETLB))
 		return 1;
 	c = ct_ctx_claim(CT_CTX_HUGETLB);
@@ -773,6 +817,9 @@ static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 1;
 	c->unshare = flags & FAULT_FLAG_UNSHARE;
 	c->huge_size = vma_kernel_pagesize(vma);
+	c->vma = vma;
+	/* The huge page's start (6.12 passes only that). */
+	c->address = address & ~(c->huge_size - 1);
 	return 0;
 }
 
@@ -791,6 +838,9 @@ static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 		p = ct_proc_current();
 		ct_account(p, c->unshare ? CT_UNSHARES : CT_HUGETLB_COPIES, 1);
 		ct_account(p, CT_BYTES_COPIED, c->huge_size);
+		trace_cow_fault(c->vma, c->address,
+				c->unshare ? CT_EV_UNSHARE : CT_EV_HUGETLB_COPY,
+				c->huge_size, -1, -1, c->t0);
 	}
 	ct_ctx_release(c);
 	return 0;
@@ -867,6 +917,7 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 	ct_proc_of_child(child, shared);
 	ct_account(pp, CT_FORKS, 1);
 	ct_account(pp, CT_SHARED, shared);
+	trace_cow_fork(parent, child, shared);
 }
 
 static void ct_tp_exit(void *data, struct task_struct *task)
@@ -919,7 +970,7 @@ static struct ct_probe ct_probes[CT_NR_PROBES] = {
 	[CT_P_FILE] = {
 		.role = "file_fault", .syms = { "finish_fault" },
 		.mech = CT_M_KRETPROBE, .entry = ct_file_entry,
-		.ret = ct_file_ret, .data_size = sizeof(struct vm_fault *),
+		.ret = ct_file_ret, .data_size = sizeof(struct ct_file_data),
 	},
 	[CT_P_THP] = {
 		.role = "thp_fault", .syms = { "do_huge_pmd_wp_page" },
@@ -965,6 +1016,8 @@ static bool ct_hugetlb_by_commit;
 /* Serialises fork_scan's attach and detach with load and unload. */
 static DEFINE_MUTEX(ct_probes_mutex);
 static bool ct_probes_live;
+/* The fault-path hooks are disarmed ("disable"). */
+static bool ct_disarmed;
 
 static bool ct_has(enum ct_role r)
 {
@@ -1174,12 +1227,61 @@ int ct_probes_set_fork_scan(bool on)
 	mutex_lock(&ct_probes_mutex);
 	if (ct_probes_live && on && !pr->attached) {
 		err = ct_attach(pr);
+		if (!err && ct_disarmed)
+			disable_kprobe(&pr->rp.kp);
 	} else if (ct_probes_live && !on && pr->attached) {
 		WRITE_ONCE(ct_fork_scan, false);
 		ct_detach(pr);
 	}
 	if (!err)
 		WRITE_ONCE(ct_fork_scan, on);
+	mutex_unlock(&ct_probes_mutex);
+	return err;
+}
+
+/* A hook on the fault path, disarmed while counting is disabled. */
+static bool ct_disarmable(const struct ct_probe *pr)
+{
+	return pr->attached && pr->mech != CT_M_TP;
+}
+
+/*
+ * control's "enable" and "disable".  Disabled, the fault-path hooks are
+ * disarmed (disable_kprobe(): a kprobe on ftrace leaves its function's
+ * ftrace site once none is armed there), so a disabled cowtrace costs
+ * the fault path nothing; the fork and exit tracepoints stay, keeping
+ * the table's rows in step with the processes.  Arming goes from the
+ * innermost hooks to the entry (the last role armed is wp_entry, role
+ * 0), disarming the other way, as at load and unload.
+ */
+int ct_probes_set_enabled(bool on)
+{
+	int r, err = 0;
+
+	mutex_lock(&ct_probes_mutex);
+	if (!ct_probes_live || ct_disarmed == !on)
+		goto out;
+	if (on) {
+		for (r = CT_NR_PROBES - 1; r >= 0; r--)
+			if (ct_disarmable(&ct_probes[r]))
+				err = err ?: enable_kprobe(&ct_probes[r].rp.kp);
+		if (err) {
+			/* Leave it disabled, whole. */
+			for (r = 0; r < CT_NR_PROBES; r++)
+				if (ct_disarmable(&ct_probes[r]))
+					disable_kprobe(&ct_probes[r].rp.kp);
+			goto out;
+		}
+		ct_disarmed = false;
+		WRITE_ONCE(ct_enabled, true);
+	} else {
+		WRITE_ONCE(ct_enabled, false);
+		for (r = 0; r < CT_NR_PROBES; r++)
+			if (ct_disarmable(&ct_probes[r]))
+				disable_kprobe(&ct_probes[r].rp.kp);
+		ct_disarmed = true;
+	}
+out:
 	mutex_unlock(&ct_probes_mutex);
 	return err;
 }
@@ -1220,7 +1322,7 @@ static const char *ct_status(enum ct_role r)
 	struct ct_probe *pr = &ct_probes[r];
 
 	if (pr->attached)
-		return "attached";
+		return ct_disarmed && ct_disarmable(pr) ? "disarmed" : "attached";
 	if (pr->plan == CT_ON_DEMAND && pr->found)
 		return "off";
 	if ((pr->plan == CT_NEW && !ct_new_plan) ||

@@ -37,6 +37,7 @@ struct hits {
 	char sym[MAX_ROLES][64];
 	char status[MAX_ROLES][16];
 	unsigned long long tracked[MAX_ROLES];
+	unsigned long long all[MAX_ROLES];	/* the hits column: any process */
 };
 
 static int read_hits(struct hits *h)
@@ -53,6 +54,7 @@ static int read_hits(struct hits *h)
 			   h->sym[h->n], h->mech[h->n], h->status[h->n], &hits,
 			   &h->tracked[h->n]) != 6)
 			return -1;
+		h->all[h->n] = hits;
 		h->n++;
 	}
 	return h->n ? 0 : -1;
@@ -391,6 +393,65 @@ TEST_F(probes, shared_writes)
 	munmap(map, len);
 	close(fd);
 	EXPECT_EQ(0, ct_control("filter none"));
+}
+
+/*
+ * "disable" disarms every hook on the fault path: while disabled, a
+ * child's K copies run no handler at all (the hits column, which counts
+ * every process, does not move) and the roles read "disarmed"; once
+ * enabled again, K more copies are counted with K wp_entry runs (the
+ * positive control).
+ */
+TEST_F(probes, disable_disarms_the_fault_path)
+{
+	char *buf = ct_map_anon(N, false);
+	unsigned long long moved = 0;
+	struct ct_row ca, cb;
+	struct ct_puppet pp[2];
+	struct hits a, b;
+	pid_t parent, child;
+	int i, disarmed = 0;
+
+	ASSERT_NE(NULL, buf);
+	ct_puppets_init(pp, 2, buf);
+	parent = ct_puppet_start(&pp[0]);
+	ASSERT_LT(0, parent);
+	ASSERT_EQ(0, ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N));
+	child = ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+	ASSERT_LT(0, child);
+	snap(child, &ca);
+
+	ASSERT_EQ(0, ct_control("disable"));
+	ASSERT_EQ(0, read_hits(&a));
+	ASSERT_EQ(0, ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K));
+	ASSERT_EQ(0, read_hits(&b));
+	for (i = 0; i < b.n; i++) {
+		if (!strcmp(b.mech[i], "tracepoint") || strcmp(b.status[i], "disarmed"))
+			continue;
+		disarmed++;
+		moved += b.all[i] - a.all[i];
+	}
+	ASSERT_EQ(0, ct_proc(child, &cb));
+	EXPECT_EQ(0, delta(&ca, &cb, C_COPIES));
+	EXPECT_EQ(0, moved);
+	/* wp_entry, commit, reuse, race, file, THP and hugetlb, or the older plan's. */
+	EXPECT_LE(5, disarmed);
+	for (i = 0; i < b.n; i++)
+		if (strcmp(b.mech[i], "tracepoint"))
+			EXPECT_STRNE("attached", b.status[i]);
+
+	ASSERT_EQ(0, ct_control("enable"));
+	ASSERT_EQ(0, read_hits(&a));
+	ASSERT_EQ(0, ct_puppet_do(&pp[1], CT_OP_WRITE, K, 2 * K));
+	ASSERT_EQ(0, read_hits(&b));
+	snap(child, &ca);
+	EXPECT_EQ(K, delta(&cb, &ca, C_COPIES));
+	if (!self->legacy)
+		EXPECT_EQ(K, role_delta(&a, &b, "wp_entry"));
+	for (i = 0; i < b.n; i++)
+		EXPECT_STRNE("disarmed", b.status[i]);
+	ct_puppet_do(&pp[1], CT_OP_QUIT, 0, 0);
+	ct_puppet_do(&pp[0], CT_OP_QUIT, 0, 0);
 }
 
 /* The fork-scan probe is attached only while fork_scan is 1. */

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "where.h"
+
 #define DEBUGFS "/sys/kernel/debug"
 #define CT_DIR DEBUGFS "/cowtrace"
 #define DEBUGFS_MAGIC 0x64626720
@@ -102,6 +104,8 @@ static struct {
 	int new_only;	/* hide rows that were exited in the first read */
 	const char *procs_file;
 	const char *stats_file;
+	int where;	/* -w: by memory region, from the trace events */
+	int folded;	/* --folded: the regions as folded stacks */
 } opt = {
 	.sort = "copies", .prom_top = 20, .max_cgroups = 20,
 	.procs_file = CT_DIR "/procs", .stats_file = CT_DIR "/stats",
@@ -1138,6 +1142,78 @@ static void cmd_total(const struct proc *const *v, size_t n, struct proc *t)
 	}
 }
 
+/* A frame of a folded stack: as FMT_TEXT, and ';' (the separator) as \x3b. */
+static void put_frame(FILE *f, const char *s)
+{
+	char buf[WHERE_REGION_MAX];
+	const char *semi;
+
+	while ((semi = strchr(s, ';'))) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)(semi - s), s);
+		put_str(f, buf, FMT_TEXT);
+		fputs("\\x3b", f);
+		s = semi + 1;
+	}
+	put_str(f, s, FMT_TEXT);
+}
+
+/* cowstat --where's report: the rows of where.c, in @fmt. */
+static void where_report(enum fmt fmt)
+{
+	unsigned long long lost;
+	size_t n, i;
+	const struct where_row *r = where_rows(&n, &lost);
+
+	if (lost)
+		fprintf(stderr, "cowstat: the trace buffer lost %llu events: %s\n",
+			lost, "the regions are incomplete");
+	if (opt.folded) {
+		/* comm;kind;region copies+zero_fills, for flame-graph tools */
+		for (i = 0; i < n; i++) {
+			if (!r[i].copies && !r[i].zero_fills)
+				continue;
+			put_frame(out, r[i].comm);
+			fputc(';', out);
+			put_frame(out, r[i].kind);
+			fputc(';', out);
+			put_frame(out, r[i].region);
+			fprintf(out, " %llu\n", r[i].copies + r[i].zero_fills);
+		}
+		return;
+	}
+	if (fmt == FMT_JSON) {
+		fprintf(out, ", \"where\": [");
+		for (i = 0; i < n; i++) {
+			fprintf(out, "%s{\"pid\": %ld, \"comm\": ", i ? ", " : "", r[i].pid);
+			put_quoted(out, r[i].comm, FMT_JSON);
+			fprintf(out, ", \"kind\": ");
+			put_quoted(out, r[i].kind, FMT_JSON);
+			fprintf(out, ", \"region\": ");
+			put_quoted(out, r[i].region, FMT_JSON);
+			fprintf(out, ", \"copies\": %llu, \"bytes_copied\": %llu",
+				r[i].copies, r[i].bytes);
+			fprintf(out, ", \"zero_fills\": %llu, \"reuses\": %llu, \"other\": %llu}",
+				r[i].zero_fills, r[i].reuses, r[i].other);
+		}
+		fprintf(out, "], \"where_lost\": %llu", lost);
+		return;
+	}
+	fprintf(out, "\n%7s %-15s %-6s %7s %7s %7s %7s  %s\n", "PID", "COMM",
+		"KIND", "COPIES", "COPIED", "ZERO", "REUSES", "REGION");
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
+		fprintf(out, "%7ld ", r[i].pid);
+		put_cell(out, r[i].comm, 15);
+		fprintf(out, " %-6s", r[i].kind);
+		print_value(out, K_COPIES, r[i].copies, 7);
+		print_value(out, K_BYTES_COPIED, r[i].bytes, 7);
+		print_value(out, K_ZERO_FILLS, r[i].zero_fills, 7);
+		print_value(out, K_REUSES, r[i].reuses, 7);
+		fprintf(out, "  ");
+		put_str(out, r[i].region, FMT_TEXT);
+		fprintf(out, "\n");
+	}
+}
+
 static void cmd_report(char **argv, int status, const struct table *t)
 {
 	const struct proc **v;
@@ -1160,7 +1236,12 @@ static void cmd_report(char **argv, int status, const struct table *t)
 		json_procs(v, n);
 		fprintf(out, ", \"total\": {\"procs\": %zu", n);
 		json_counters(total.d);
-		fprintf(out, "}}\n");
+		fprintf(out, "}");
+		if (opt.where)
+			where_report(FMT_JSON);
+		fprintf(out, "}\n");
+	} else if (opt.folded) {
+		where_report(FMT_TEXT);
 	} else {
 		fprintf(out, "cowstat:");
 		for (i = 0; argv[i]; i++) {
@@ -1183,6 +1264,8 @@ static void cmd_report(char **argv, int status, const struct table *t)
 		for (k = 0; k < NSHOWN; k++)
 			print_value(out, k, total.d[k], 7);
 		fprintf(out, "\n");
+		if (opt.where)
+			where_report(FMT_TEXT);
 	}
 	fflush(out);
 	free(v);
@@ -1249,6 +1332,14 @@ static int run_command(char **argv)
 	}
 	read_table(&before);
 	lost[0] = stats_get("dropped") + stats_get("evicted");
+	/* The command is selected and waits: its first fault is recorded. */
+	e = opt.where ? where_start() : 0;
+	if (e) {
+		kill(cmd_pid, SIGKILL);
+		waitpid(cmd_pid, NULL, 0);
+		die("--where: cannot record cowtrace's trace events (tracefs events/cowtrace): %s",
+		    strerror(-e));
+	}
 	if (write(go[1], "x", 1) != 1)
 		kill(cmd_pid, SIGKILL);
 	close(go[1]);
@@ -1258,9 +1349,20 @@ static int run_command(char **argv)
 		n = read(err[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close(err[0]);
-	while (waitpid(cmd_pid, &status, 0) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		pid_t w = waitpid(cmd_pid, &status, opt.where ? WNOHANG : 0);
+
+		if (w == cmd_pid)
+			break;
+		if (w < 0 && errno != EINTR)
 			die("waitpid: %s", strerror(errno));
+		if (w == 0) {
+			/* Drained every 100 ms: maps are read while they exist. */
+			where_drain();
+			usleep(100000);
+		}
+	}
+	where_stop();
 	if (n != sizeof(e)) {
 		read_table(&after);
 		lost[1] = stats_get("dropped") + stats_get("evicted");
@@ -1294,6 +1396,7 @@ static const char *const help[] = {
 	"usage: cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r] [-g [--max-cgroups N]]",
 	"               [--json | --prometheus [--top N]] [-o FILE] [INTERVAL [COUNT]]",
 	"       cowstat [-s COLUMN] [-n ROWS] [-r] [--json] [-o FILE] -- CMD [ARG...]",
+	"       cowstat -w [-r] [--json | --folded] [-o FILE] -- CMD [ARG...]",
 	"  -s COLUMN     sort by this counter (default copies): forks shared copies",
 	"                reuses zero_fills file_copies shared_writes thp_splits",
 	"                hugetlb_copies bytes_copied",
@@ -1313,6 +1416,11 @@ static const char *const help[] = {
 	"  INTERVAL      seconds between reports; after the first, per interval",
 	"  -- CMD        run CMD, count its process tree from its start; print",
 	"                it when CMD ends; exit with CMD's status",
+	"  -w, --where   with a command: also which memory (heap, stack, each",
+	"                anonymous mapping, each file) each process's COW wrote,",
+	"                from cowtrace's trace events",
+	"  --folded      with a command: those regions as folded stacks",
+	"                (comm;kind;region COUNT) for flame-graph tools",
 	"See cowstat(1).",
 };
 
@@ -1343,7 +1451,7 @@ static long parse_num(const char *s, long min, long max, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { O_PROCS = 256, O_STATS, O_MAXCG };
+	enum { O_PROCS = 256, O_STATS, O_MAXCG, O_FOLDED };
 	char **cmd = NULL;
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -1355,6 +1463,8 @@ int main(int argc, char **argv)
 		{ "stats", required_argument, NULL, O_STATS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "where", no_argument, NULL, 'w' },
+		{ "folded", no_argument, NULL, O_FOLDED },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct table cur = { 0 }, prev = { 0 }, swap;
@@ -1366,7 +1476,7 @@ int main(int argc, char **argv)
 			argc = c;
 			break;
 		}
-	while ((c = getopt_long(argc, argv, "s:n:p:cgro:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:p:cgro:hw", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.sort = optarg;
@@ -1414,6 +1524,13 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout, 0);
 			break;
+		case 'w':
+			opt.where = 1;
+			break;
+		case O_FOLDED:
+			opt.where = 1;
+			opt.folded = 1;
+			break;
 		default:
 			usage(stderr, 2);
 		}
@@ -1425,6 +1542,10 @@ int main(int argc, char **argv)
 		die("unknown column '%s' for -s", opt.sort);
 	if (opt.json && opt.prom)
 		die("--json and --prometheus exclude each other%s", "");
+	if (opt.where && !cmd)
+		die("--where and --folded go with a command (cowstat -w -- CMD)%s", "");
+	if (opt.folded && opt.json)
+		die("--folded and --json exclude each other%s", "");
 	if (cmd) {
 		if (!*cmd)
 			die("no command after --%s", "");

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,17 +434,27 @@ static void thp_reuse(void)
 
 struct racer {
 	char *buf;
-	pthread_barrier_t *bar;
+	int arrived;		/* both threads add one per page */
+	long id;
 };
 
+/* Pinned to a CPU each, the two threads meet before every page. */
 static void *racer(void *arg)
 {
 	struct racer *r = arg;
+	struct racer *shared = r - r->id;
 	size_t ps = ct_page_size(), i;
+	cpu_set_t set;
 
-	pthread_barrier_wait(r->bar);
-	for (i = 0; i < RACE_PAGES; i++)
-		__atomic_store_n(&r->buf[i * ps], 1, __ATOMIC_RELAXED);
+	CPU_ZERO(&set);
+	CPU_SET(r->id, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	for (i = 0; i < RACE_PAGES; i++) {
+		__atomic_add_fetch(&shared->arrived, 1, __ATOMIC_ACQ_REL);
+		while (__atomic_load_n(&shared->arrived, __ATOMIC_ACQUIRE) < 2 * (int)(i + 1))
+			__builtin_ia32_pause();
+		__atomic_store_n(&r->buf[i * ps + r->id * 64], 1, __ATOMIC_RELAXED);
+	}
 	return NULL;
 }
 
@@ -467,13 +478,11 @@ static void races(void)
 			_exit(4);
 		pid = fork();
 		if (pid == 0) {
-			pthread_barrier_t bar;
-			struct racer r = { buf, &bar };
+			struct racer r[2] = { { buf, 0, 0 }, { buf, 0, 1 } };
 			pthread_t t[2];
 
-			pthread_barrier_init(&bar, NULL, 2);
-			pthread_create(&t[0], NULL, racer, &r);
-			pthread_create(&t[1], NULL, racer, &r);
+			pthread_create(&t[0], NULL, racer, &r[0]);
+			pthread_create(&t[1], NULL, racer, &r[1]);
 			pthread_join(t[0], NULL);
 			pthread_join(t[1], NULL);
 			_exit(0);
@@ -492,10 +501,9 @@ static void all_claims(void *arg)
 
 	for (i = 0; i < nr_claims; i++) {
 		claim_run(&claims[i], &c);
+		/* A claim's verdict is the claims test's matter, not this one's. */
 		fprintf(stderr, "# %s: %s\n", claims[i].id,
 			claim_verdict_name(c.verdict));
-		if (c.verdict == V_ERROR)
-			_exit(2);
 	}
 	if (ct_have_thp())
 		thp_reuse();
@@ -683,9 +691,17 @@ static void __attribute__((constructor)) helper(void)
 
 	if (!getenv(HELPER_ENV))
 		return;
-	buf = ct_map_anon(2 * K, true);
-	if (!buf)
+	/* Guard pages around it, so it merges with no neighbour. */
+	buf = mmap(NULL, (2 * K + 2) * ps, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
 		_exit(1);
+	buf += ps;
+	if (mprotect(buf, 2 * K * ps, PROT_READ | PROT_WRITE))
+		_exit(1);
+	/* 4 KiB pages (EINVAL without THP, as on PREEMPT_RT: already so). */
+	madvise(buf, 2 * K * ps, MADV_NOHUGEPAGE);
+	ct_touch(buf, 2 * K * ps, ps);
 	pid = fork();
 	if (pid < 0)
 		_exit(1);
@@ -1199,8 +1215,10 @@ TEST_F_TIMEOUT(events, trace_cmd, 300)
 	for (line = out; *line; line = next) {
 		next = strchr(line, '\n');
 		next = next ? next + 1 : line + strlen(line);
-		if (!parse_fault(line, &e) && e.pid == child)
+		if (!parse_fault(line, &e) && e.pid == child) {
 			ev[e.outcome]++;
+			fprintf(stderr, "# %.*s", (int)(next - line), line);
+		}
 	}
 	check_child(_metadata, child, ev);
 }
@@ -1254,6 +1272,7 @@ TEST_F_TIMEOUT(events, cowstat_where, 300)
 		 "child = [p for p in r[\"procs\"] if p[\"pid\"] != r[\"pid\"]][0]\n"
 		 "mine = [w for w in r[\"where\"] if w[\"pid\"] == child[\"pid\"]]\n"
 		 "big = [w for w in mine if w[\"kind\"] == \"anon\" and w[\"copies\"] == %d]\n"
+		 "if not big: print(\"# no region of 32 copies:\", child, mine); sys.exit(1)\n"
 		 "lo, hi = big[0][\"region\"].split()[1].split(\"-\")\n"
 		 "print(len(big), (int(hi, 16) - int(lo, 16)) // %zu, big[0][\"bytes_copied\"],\n"
 		 "      sum(w[\"copies\"] for w in mine), child[\"copies\"] + child[\"file_copies\"],\n"

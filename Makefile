@@ -139,7 +139,7 @@ build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
 	@mkdir -p build/mmcow
 	scripts/build-mm-cow $@
 
-selftests: $(SELFTEST_BIN) build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
+selftests: $(SELFTEST_BIN) build/selftests/witness build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).

@@ -12,6 +12,7 @@
  *
  * All files are root-only.  Documented in Documentation/cowtrace.rst.
  */
+#include <linux/atomic.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/seq_file.h>
@@ -20,6 +21,13 @@
 #include "cowtrace.h"
 
 static struct dentry *ct_dir;
+
+/*
+ * Accepted control commands since load: a reader that sees the same
+ * number twice knows that no enable, disable, reset or filter change
+ * came in between (the pgreuse witness of the selftests relies on it).
+ */
+static atomic64_t ct_changes = ATOMIC64_INIT(0);
 
 /*
  * A counter's value; "off" while its probe is off and it counted nothing
@@ -182,6 +190,7 @@ static int control_show(struct seq_file *m, void *v)
 	seq_printf(m, "enabled: %d\n", READ_ONCE(ct_enabled));
 	seq_puts(m, "filter: ");
 	ct_filter_show(m);
+	seq_printf(m, "changes: %lld\n", (long long)atomic64_read(&ct_changes));
 	return 0;
 }
 
@@ -222,6 +231,7 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 	}
 	if (err)
 		return err;
+	atomic64_inc(&ct_changes);
 	*ppos += count;
 	return count;
 }

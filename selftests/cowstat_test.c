@@ -545,12 +545,17 @@ static const char *jproc(const char *s, long pid)
 	return strstr(s, pat);
 }
 
+/* The filter line of control, after "filter: ", with its newline. */
 static const char *filter_now(void)
 {
 	const char *c = ct_read_file("control");
+	static char line[512];
 
 	c = c ? strstr(c, "filter: ") : NULL;
-	return c ? c + 8 : "?";
+	if (!c)
+		return "?";
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(c + 8, "\n") + 1, c + 8);
+	return line;
 }
 
 static const char *self_exe(void)

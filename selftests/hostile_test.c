@@ -42,7 +42,13 @@ static const char *state(void)
 	static char copy[256];
 	const char *text = ct_read_file("control");
 
+	char *changes;
+
 	snprintf(copy, sizeof(copy), "%s", text ? text : "(unreadable)");
+	/* Without the count of accepted commands, which good ones move. */
+	changes = strstr(copy, "changes: ");
+	if (changes)
+		*changes = '\0';
 	return copy;
 }
 

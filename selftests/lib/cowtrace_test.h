@@ -55,6 +55,16 @@ long long ct_stat(const char *name);
 /* Write @cmd to the control file; 0 or -errno. */
 int ct_control(const char *cmd);
 /*
+ * The pgreuse witness (issue 17): with COWTRACE_WITNESS set to a file,
+ * append one line "KIND INO STABLE ENABLED UNFILTERED CHANGES PGREUSE
+ * REUSES SHARED_WRITES" (KIND 'o' opens a span, 'c' closes one; INO of
+ * /sys/module/cowtrace, 0 if not loaded; CHANGES from control; STABLE 0
+ * when no snapshot without a reuse in between was had; -1 for what could
+ * not be read), /proc/vmstat and stats read back to back.  ct_load(),
+ * ct_unload() and ct_control() call it; selftests/witness.c sums spans.
+ */
+void ct_witness_mark(char kind);
+/*
  * In these four, @name is a file of cowtrace's debugfs directory, or an
  * absolute path (a module parameter, say).
  */

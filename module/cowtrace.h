@@ -43,6 +43,7 @@ enum ct_counter {
 	CT_SHARED_FIRST,	/* fork scan: page mapcount went 1 -> 2 */
 	CT_SHARED_AGAIN,	/* fork scan: page mapcount went n -> n+1 */
 	CT_FORK_COPIES,		/* fork scan: anon pages copied at fork */
+	CT_KSM_COPIES,		/* copies and unshares of a KSM page */
 	CT_NR_COUNTERS
 };
 

@@ -107,6 +107,7 @@ struct ct_ctx {
 	bool committed;
 	bool thp_reused;
 	bool thp_zero;
+	bool ksm;
 };
 
 #define CT_CTX_BITS	10
@@ -132,6 +133,7 @@ static void ct_ctx_init(struct ct_ctx *c, u8 kind)
 	c->committed = false;
 	c->thp_reused = false;
 	c->thp_zero = false;
+	c->ksm = false;
 }
 
 NOKPROBE_SYMBOL(ct_ctx_init);
@@ -410,6 +412,7 @@ static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 
 		c->old_folio = folio;
 		c->old = folio_test_anon(folio) ? CT_OLD_ANON : CT_OLD_FILE;
+		c->ksm = folio_test_ksm(folio);
 		c->mapcount = ct_page_mapcount(page);
 		c->refcount = folio_ref_count(folio);
 	} else {
@@ -436,6 +439,12 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 			   c->old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
 			   c->old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
 		return;
+	/*
+	 * do_wp_page() never reuses a KSM page, and counts cow_ksm in
+	 * /proc/vmstat before each copy of one: this copy is also one.
+	 */
+	if (c->ksm)
+		ct_account(p, CT_KSM_COPIES, 1);
 	if (c->unshare) {
 		ct_account(p, CT_UNSHARES, 1);
 		o = CT_OUT_COPY;
@@ -1043,6 +1052,9 @@ static bool ct_counter_supported(enum ct_counter c)
 	case CT_UNSHARES:
 	case CT_SHARED_WRITES:
 		return ct_wp_ok();
+	case CT_KSM_COPIES:
+		/* No KSM, no KSM page, and no cow_ksm in /proc/vmstat. */
+		return IS_ENABLED(CONFIG_KSM) && ct_wp_ok();
 	case CT_REUSES:
 	case CT_COW_RACES:
 		return ct_wp_ok() && (ct_new_plan || ct_has(CT_P_COPY_PATH));

@@ -33,6 +33,7 @@ const char *const ct_counter_names[CT_NR_COUNTERS] = {
 	[CT_SHARED_FIRST] = "shared_first",
 	[CT_SHARED_AGAIN] = "shared_again",
 	[CT_FORK_COPIES] = "fork_copies",
+	[CT_KSM_COPIES] = "ksm_copies",
 };
 
 static_assert(ARRAY_SIZE(ct_counter_names) == CT_NR_COUNTERS);

@@ -22,7 +22,7 @@ enum ct_col {
 	C_FORKS, C_SHARED, C_COPIES, C_REUSES, C_ZERO_FILLS, C_FILE_COPIES,
 	C_SHARED_WRITES, C_THP_REUSES, C_THP_SPLITS, C_HUGETLB_COPIES,
 	C_UNSHARES, C_BYTES_COPIED, C_COW_RACES, C_SHARED_FIRST,
-	C_SHARED_AGAIN, C_FORK_COPIES, C_NCOLS
+	C_SHARED_AGAIN, C_FORK_COPIES, C_KSM_COPIES, C_NCOLS
 };
 
 extern const char *const ct_col_names[C_NCOLS];
@@ -54,6 +54,13 @@ int ct_proc_or_zero(pid_t pid, struct ct_row *row);
 long long ct_stat(const char *name);
 /* Write @cmd to the control file; 0 or -errno. */
 int ct_control(const char *cmd);
+/* The counter @name of /proc/vmstat ("cow_ksm", "pgreuse"); -1 if absent. */
+long long ct_vmstat(const char *name);
+/*
+ * The field @name of a "name: value" file (/proc/PID/smaps_rollup, say),
+ * or the number a one-line file holds when @name is NULL; -1 if absent.
+ */
+long long ct_file_field(const char *path, const char *name);
 /*
  * The pgreuse witness (issue 17): with COWTRACE_WITNESS set to a file,
  * append one line "KIND INO STABLE ENABLED UNFILTERED CHANGES PGREUSE

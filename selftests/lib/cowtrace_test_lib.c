@@ -26,7 +26,7 @@ const char *const ct_col_names[C_NCOLS] = {
 	"forks", "shared", "copies", "reuses", "zero_fills", "file_copies",
 	"shared_writes", "thp_reuses", "thp_splits", "hugetlb_copies",
 	"unshares", "bytes_copied", "cow_races", "shared_first",
-	"shared_again", "fork_copies",
+	"shared_again", "fork_copies", "ksm_copies",
 };
 
 #define CT_PUPPET_TIMEOUT_MS (120 * 1000)
@@ -146,6 +146,33 @@ static const char *ct_module_path(void)
 	uname(&u);
 	snprintf(path, sizeof(path), "build/%s/module/cowtrace.ko", u.release);
 	return path;
+}
+
+long long ct_file_field(const char *path, const char *name)
+{
+	char buf[16384], *p;
+	size_t len = name ? strlen(name) : 0;
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = '\0';
+	if (!name)
+		return got ? strtoll(buf, NULL, 10) : -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, len) && (p[len] == ':' || p[len] == ' '))
+			return strtoll(p + len + 1, NULL, 10);
+	return -1;
+}
+
+long long ct_vmstat(const char *name)
+{
+	return ct_file_field("/proc/vmstat", name);
 }
 
 bool ct_loaded(void)

@@ -130,7 +130,15 @@ build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
 	@mkdir -p build/mmcow
 	scripts/build-mm-cow $@
 
-selftests: $(SELFTEST_BIN) build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
+# The case studies (selftests/cases/*_test: Redis, Python) are scripts;
+# linked into build/selftests, they run in every guest like the others.
+CASE_TESTS := $(patsubst selftests/cases/%,build/selftests/%,$(wildcard selftests/cases/*_test))
+
+build/selftests/%_test: selftests/cases/%_test
+	@mkdir -p $(dir $@)
+	ln -sf ../../$< $@
+
+selftests: $(SELFTEST_BIN) $(CASE_TESTS) build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).

@@ -10,6 +10,7 @@
 #   make check-debug      the selftests under a KASAN/lockdep/kmemleak kernel
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (instruction counting)
+#   make case-plots       the Redis BGSAVE timelines in both guests (gnuplot PNGs)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into
@@ -28,7 +29,7 @@ KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
 	build/selftests/claims_test
 
-.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall case-plots
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -181,6 +182,11 @@ demo:
 # The overhead benchmark in both guests; regenerates Documentation/bench*.
 bench: build/cowbench
 	scripts/bench/run-guests
+
+# The Redis BGSAVE timelines (cowstat every 100 ms) in both guests:
+# Documentation/cases/redis-timeline-KERNEL.png.
+case-plots: build/cowstat
+	scripts/cases/run-timelines
 
 # Documentation/claims.rst, regenerated from measurements in both guests.
 claims-doc:

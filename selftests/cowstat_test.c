@@ -169,16 +169,17 @@ TEST_F(cowstat, deltas_per_interval)
 TEST_F(cowstat, deltas_per_fractional_interval)
 {
 	char out[8192], cmd[128];
-	char *second, *third;
+	const char *second, *h;
+	int reports = 0;
 
 	/* Three reports 100 ms apart: only the first has the copies. */
 	snprintf(cmd, sizeof(cmd), COWSTAT " -r -p %d 0.1 3", self->child);
 	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+	for (h = out; (h = strstr(h, " PPID COMM ")); h++)
+		reports++;
+	EXPECT_EQ(3, reports) TH_LOG("%s", out);
 	second = strstr(out, "\n\n");
 	ASSERT_NE(NULL, second);
-	third = strstr(second + 2, "\n\n");
-	ASSERT_NE(NULL, third) TH_LOG("%s", out);
-	EXPECT_EQ(NULL, strstr(third + 2, "\n\n")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, " 65536\n"));
 	EXPECT_EQ(NULL, strstr(second, " 65536\n"));
 }

@@ -10,6 +10,7 @@
 #   make check-debug      the selftests under a KASAN/lockdep/kmemleak kernel
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (instruction counting)
+#   make case-plots       the Redis BGSAVE timelines in both guests (gnuplot PNGs)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into
@@ -28,7 +29,7 @@ KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
 	build/selftests/claims_test
 
-.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall case-plots
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -139,7 +140,15 @@ build/mmcow/cow: scripts/build-mm-cow $(KSRC_STAMP)
 	@mkdir -p build/mmcow
 	scripts/build-mm-cow $@
 
-selftests: $(SELFTEST_BIN) build/selftests/witness build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
+# The case studies (selftests/cases/*_test: Redis, Python) are scripts;
+# linked into build/selftests, they run in every guest like the others.
+CASE_TESTS := $(patsubst selftests/cases/%,build/selftests/%,$(wildcard selftests/cases/*_test))
+
+build/selftests/%_test: selftests/cases/%_test
+	@mkdir -p $(dir $@)
+	ln -sf ../../$< $@
+
+selftests: $(SELFTEST_BIN) $(CASE_TESTS) build/selftests/witness build/selftests/unload/unload_test build/cowdemo build/mmcow/cow build/cowstat build/cowbench
 
 # checkpatch --strict on everything; compat.h alone may branch on the
 # kernel version (an out-of-tree module spanning 6.1..6.12 must).
@@ -182,6 +191,11 @@ demo:
 # The overhead benchmark in both guests; regenerates Documentation/bench*.
 bench: build/cowbench
 	scripts/bench/run-guests
+
+# The Redis BGSAVE timelines (cowstat every 100 ms) in both guests:
+# Documentation/cases/redis-timeline-KERNEL.png.
+case-plots: build/cowstat
+	scripts/cases/run-timelines
 
 # Documentation/claims.rst, regenerated from measurements in both guests.
 claims-doc:

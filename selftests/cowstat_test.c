@@ -167,6 +167,24 @@ TEST_F(cowstat, deltas_per_interval)
 	EXPECT_EQ(NULL, strstr(second, " 65536\n"));
 }
 
+TEST_F(cowstat, deltas_per_fractional_interval)
+{
+	char out[8192], cmd[128];
+	const char *second, *h;
+	int reports = 0;
+
+	/* Three reports 100 ms apart: only the first has the copies. */
+	snprintf(cmd, sizeof(cmd), COWSTAT " -r -p %d 0.1 3", self->child);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+	for (h = out; (h = strstr(h, " PPID COMM ")); h++)
+		reports++;
+	EXPECT_EQ(3, reports) TH_LOG("%s", out);
+	second = strstr(out, "\n\n");
+	ASSERT_NE(NULL, second);
+	EXPECT_NE(NULL, strstr(out, " 65536\n"));
+	EXPECT_EQ(NULL, strstr(second, " 65536\n"));
+}
+
 /*
  * Names any user can give a process (prctl(PR_SET_NAME), at most 15
  * bytes): quotes, backslashes, braces, '=' and bytes >= 0x80, valid
@@ -775,6 +793,9 @@ TEST_F_TIMEOUT(errors, bad_input, 120)
 	EXPECT_EQ(2 << 8, run(COWSTAT " -s nosuch 2>&1", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "unknown column 'nosuch'")) TH_LOG("%s", out);
 	EXPECT_EQ(2 << 8, run(COWSTAT " 0 2>&1", out, sizeof(out)));
+	EXPECT_EQ(2 << 8, run(COWSTAT " 0.001 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "INTERVAL: not seconds")) TH_LOG("%s", out);
+	EXPECT_EQ(2 << 8, run(COWSTAT " 0.5x 2>&1", out, sizeof(out)));
 	EXPECT_EQ(2 << 8, run(COWSTAT " 1 2 3 2>&1", out, sizeof(out)));
 	EXPECT_EQ(2 << 8, run(COWSTAT " -- 2>&1", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "no command after --")) TH_LOG("%s", out);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "where.h"
@@ -1413,7 +1414,8 @@ static const char *const help[] = {
 	"  --stats FILE  read this stats file instead of cowtrace's (testing)",
 	"  -h, --help    this help",
 	"  -o FILE       write to FILE (with a command, the default is stderr)",
-	"  INTERVAL      seconds between reports; after the first, per interval",
+	"  INTERVAL      seconds between reports (0.1: 100 ms); after the first,",
+	"                per interval",
 	"  -- CMD        run CMD, count its process tree from its start; print",
 	"                it when CMD ends; exit with CMD's status",
 	"  -w, --where   with a command: also which memory (heap, stack, each",
@@ -1447,6 +1449,24 @@ static long parse_num(const char *s, long min, long max, const char *what)
 		usage(stderr, 2);
 	}
 	return v;
+}
+
+/*
+ * INTERVAL: seconds, a decimal fraction allowed (0.1), from 0.01 to a
+ * day; returned in milliseconds.
+ */
+static long parse_interval(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.01 && v <= 86400)) {
+		fprintf(stderr, "cowstat: INTERVAL: not seconds in [0.01, 86400]: '%s'\n", s);
+		usage(stderr, 2);
+	}
+	return (long)(v * 1000 + 0.5);
 }
 
 int main(int argc, char **argv)
@@ -1562,7 +1582,7 @@ int main(int argc, char **argv)
 	if (!out)
 		out = stdout;
 	if (optind < argc) {
-		interval = parse_num(argv[optind++], 1, INT_MAX, "INTERVAL");
+		interval = parse_interval(argv[optind++]);
 		count = optind < argc ?
 			parse_num(argv[optind++], 1, INT_MAX, "COUNT") : -1;
 	}
@@ -1572,8 +1592,13 @@ int main(int argc, char **argv)
 	if (!custom)
 		check_access();
 	for (report = 0; count < 0 || report < count; report++) {
-		if (report)
-			sleep(interval);
+		if (report) {
+			struct timespec ts = { interval / 1000,
+					       interval % 1000 * 1000000L };
+
+			while (nanosleep(&ts, &ts) && errno == EINTR)
+				;
+		}
 		read_table(&cur);
 		if (report)
 			subtract(&cur, &prev);

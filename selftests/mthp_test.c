@@ -79,7 +79,7 @@ static int large_pages(pid_t pid, const char *p, int n)
 {
 	size_t ps = ct_page_size();
 	int pm, kf, i, large = 0;
-	uint64_t e, f;
+	unsigned long long e, f;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);

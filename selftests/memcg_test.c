@@ -237,7 +237,14 @@ TEST_F_TIMEOUT(memcg, cow_storm_oom_kill, 600)
 		EXPECT_EQ(copies * ps, b.v[C_BYTES_COPIED] - a.v[C_BYTES_COPIED]);
 		EXPECT_EQ(copies * ps / 1024, pd - pd0)
 			TH_LOG("chunk %d: Private_Dirty %lld -> %lld kB", chunks, pd0, pd);
-		EXPECT_EQ(copies * ps / 2048, pss - pss0)
+		/*
+		 * Half a page per copy; the rest of the pair's sharing (a
+		 * stack or libc page written meanwhile) may move Pss by a
+		 * few kB more (+1 kB measured once on 6.12): a page's worth.
+		 */
+		EXPECT_LE(copies * ps / 2048, pss - pss0)
+			TH_LOG("chunk %d: Pss %lld -> %lld kB", chunks, pss0, pss);
+		EXPECT_GE(copies * ps / 2048 + ps / 1024, pss - pss0)
 			TH_LOG("chunk %d: Pss %lld -> %lld kB", chunks, pss0, pss);
 		EXPECT_EQ(0, b.v[C_REUSES] - a.v[C_REUSES]);
 		TH_LOG("chunk %d: copies %lld, Private_Dirty +%lld kB, Pss +%lld kB",

@@ -8,6 +8,7 @@
 #ifndef _COWTRACE_COMPAT_H
 #define _COWTRACE_COMPAT_H
 
+#include <linux/ftrace.h>
 #include <linux/mm.h>
 #include <linux/percpu_counter.h>
 #include <linux/ptrace.h>
@@ -17,6 +18,17 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
 	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
 #error "cowtrace supports Linux 6.1 to 6.12 (the range it is tested on)"
+#endif
+
+/*
+ * Argument @n of a function an ftrace callback hooks, from the registers
+ * ftrace saved for the call (6.1's struct ftrace_regs is a pt_regs; 6.12
+ * has accessors for it).
+ */
+#ifdef ftrace_regs_get_argument
+#define ct_fregs_arg(fregs, n)	ftrace_regs_get_argument(fregs, n)
+#else
+#define ct_fregs_arg(fregs, n)	regs_get_kernel_argument(&(fregs)->regs, n)
 #endif
 
 /* Exact anonymous RSS of @mm (6.2 made rss_stat a percpu_counter). */

@@ -3,13 +3,15 @@
  * Probes: where cowtrace sees fork and the copy-on-write fault path.
  *
  * The kernel has no COW tracepoint, so the fault path is observed with
- * kprobes (on these kernels every probed function starts with an ftrace
- * site, so they are kprobes-on-ftrace) whose symbols are chosen at load,
- * from the candidates below, by what the running kernel has.  A write-
- * protect fault is seen by one entry hook and one hook at the point where
- * the kernel commits to an outcome, told apart by the caller of that
- * point (its return address lies in a function whose range is resolved
- * at load); no return probe is needed:
+ * hooks whose symbols are chosen at load, from the candidates below, by
+ * what the running kernel has.  On these kernels every hooked function
+ * starts with an ftrace site: the entry hooks are plain ftrace callbacks
+ * (ftrace_hooks=1, the default; where one cannot be registered, or with
+ * ftrace_hooks=0, an entry kprobe runs the same handler), the return
+ * hooks kretprobes.  A write-protect fault is seen by one entry hook and
+ * one hook at the point where the kernel commits to an outcome, told
+ * apart by the caller of that point (its return address lies in a
+ * function whose range is resolved at load); no return probe is needed:
  *
  *   role         function (6.1 / 6.12)        caller that makes it count
  *   wp_entry     do_wp_page                   -
@@ -57,6 +59,7 @@
  * given no kretprobe instance.
  */
 #include <linux/mm.h>
+#include <linux/ftrace.h>
 #include <linux/hash.h>
 #include <linux/hugetlb.h>
 #include <linux/kallsyms.h>
@@ -80,6 +83,10 @@ bool ct_enabled = true;
 static bool ct_legacy;
 module_param_named(legacy_probes, ct_legacy, bool, 0400);
 MODULE_PARM_DESC(legacy_probes, "Observe write faults with the older, costlier kretprobe plan (default off)");
+
+static bool ct_ftrace_hooks = true;
+module_param_named(ftrace_hooks, ct_ftrace_hooks, bool, 0400);
+MODULE_PARM_DESC(ftrace_hooks, "Run the entry hooks as plain ftrace callbacks (default on; off: as kprobes, which cost more)");
 
 static bool ct_shadow;
 module_param_named(shadow, ct_shadow, bool, 0400);
@@ -314,15 +321,26 @@ static const char *const ct_mech_names[] = {
 	[CT_M_TP] = "tracepoint",
 };
 
+/* The same, for an entry hook that runs as an ftrace callback. */
+static const char *const ct_ftrace_mech_names[] = {
+	[CT_M_KPROBE] = "ftrace",
+	[CT_M_CALLER] = "ftrace+caller",
+};
+
 /* Which plan a probe belongs to. */
 enum ct_plan_of { CT_ALWAYS, CT_NEW, CT_OLD, CT_ON_DEMAND };
+
+/* An entry hook's body: the hooked function's first two arguments and its return address. */
+typedef void (*ct_hook_t)(unsigned long arg0, unsigned long arg1,
+			  unsigned long parent);
 
 struct ct_probe {
 	const char *role;
 	const char *const syms[3];
 	u8 mech;
 	u8 plan;
-	kprobe_pre_handler_t pre;
+	ct_hook_t hook;			/* an entry hook, by ftrace or kprobe */
+	kprobe_pre_handler_t pre;	/* a kprobe alone */
 	kretprobe_handler_t entry;
 	kretprobe_handler_t ret;
 	size_t data_size;
@@ -330,9 +348,51 @@ struct ct_probe {
 	/* state */
 	struct kretprobe rp;		/* rp.kp used alone for plain kprobes */
 	struct tracepoint *tp;
+	struct ftrace_ops fops;
+	atomic_long_t fmissed;		/* ftrace callback runs refused as recursion */
+	bool via_ftrace;		/* hook runs from fops, not rp.kp */
+	bool fregistered;		/* fops is registered (armed) */
 	const char *attached;
 	const char *found;		/* the symbol, even while detached */
 };
+
+/*
+ * The two front ends of an entry hook.  By default a plain ftrace
+ * callback: the mechanism under a kprobe on ftrace, without the kprobe's
+ * full register save, its lookup of the probe by address and its per-CPU
+ * state; the arguments are in the registers ftrace saves for a call and
+ * parent_ip is the return address.  It guards against recursion itself
+ * (the lock also disables preemption, as a kprobe handler runs), and
+ * counts a refused run as missed.
+ */
+static notrace void ct_ftrace_entry(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op,
+				    struct ftrace_regs *fregs)
+{
+	struct ct_probe *pr = container_of(op, struct ct_probe, fops);
+	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
+
+	if (bit < 0) {
+		atomic_long_inc(&pr->fmissed);
+		return;
+	}
+	pr->hook(ct_fregs_arg(fregs, 0), ct_fregs_arg(fregs, 1), parent_ip);
+	ftrace_test_recursion_unlock(bit);
+}
+
+NOKPROBE_SYMBOL(ct_ftrace_entry);
+
+/* The fallback, and ftrace_hooks=0: a kprobe (on ftrace) at the entry. */
+static int ct_kprobe_entry(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct ct_probe *pr = container_of(kp, struct ct_probe, rp.kp);
+
+	pr->hook(regs_get_kernel_argument(regs, 0),
+		 regs_get_kernel_argument(regs, 1), ct_parent(regs));
+	return 0;
+}
+
+NOKPROBE_SYMBOL(ct_kprobe_entry);
 
 /* Handler runs: all of them, and those in a process being counted. */
 struct ct_hits {
@@ -513,13 +573,15 @@ NOKPROBE_SYMBOL(ct_wp_count_race);
 
 /* ---- write-protect fault: entry and commit-point hooks ----------------- */
 
-static int ct_wp_entry_pre(struct kprobe *kp, struct pt_regs *regs)
+/* do_wp_page(vmf) */
+static notrace void ct_wp_entry_hook(unsigned long arg0, unsigned long arg1,
+				     unsigned long parent)
 {
-	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+	struct vm_fault *vmf = (struct vm_fault *)arg0;
 	struct ct_ctx *c;
 
 	if (!ct_hit(CT_P_WP_ENTRY))
-		return 0;
+		return;
 	/* A slot left by a fault that failed or was retried is reused. */
 	c = ct_ctx_find(CT_CTX_WP);
 	if (c)
@@ -528,10 +590,9 @@ static int ct_wp_entry_pre(struct kprobe *kp, struct pt_regs *regs)
 		c = ct_ctx_claim(CT_CTX_WP);
 	if (c)
 		ct_wp_record(c, vmf);
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_wp_entry_pre);
+NOKPROBE_SYMBOL(ct_wp_entry_hook);
 
 /* The fault of @current at (@vma, @address) that do_wp_page() entered. */
 static struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
@@ -545,17 +606,14 @@ static struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
 NOKPROBE_SYMBOL(ct_wp_mine);
 
 /* ptep_clear_flush(vma, address, ptep): the old PTE goes, a copy lands. */
-static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
+static notrace void ct_commit_hook(unsigned long arg0, unsigned long address,
+				   unsigned long parent)
 {
-	struct vm_area_struct *vma;
-	unsigned long parent, address;
+	struct vm_area_struct *vma = (struct vm_area_struct *)arg0;
 	struct ct_ctx *c;
 
 	if (!ct_hit(CT_P_COMMIT))
-		return 0;
-	parent = ct_parent(regs);
-	vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
-	address = regs_get_kernel_argument(regs, 1);
+		return;
 	if (ct_in_cow(parent)) {
 		c = ct_wp_mine(vma, address);
 		if (c) {
@@ -567,36 +625,30 @@ static int ct_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 		if (c)
 			c->committed = true;
 	}
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_commit_pre);
+NOKPROBE_SYMBOL(ct_commit_hook);
 
 /* ptep_set_access_flags(vma, address, ...): the PTE is made writable. */
-static int ct_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
+static notrace void ct_reuse_hook(unsigned long arg0, unsigned long address,
+				  unsigned long parent)
 {
-	struct vm_area_struct *vma;
-	unsigned long parent, address;
 	struct ct_ctx *c;
 
 	if (!ct_hit(CT_P_REUSE))
-		return 0;
-	parent = ct_parent(regs);
+		return;
 	if (!ct_in(CT_R_WP_PAGE_REUSE, parent) &&
 	    !ct_in(CT_R_FINISH_MKWRITE, parent))
-		return 0;
-	vma = (struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
-	address = regs_get_kernel_argument(regs, 1);
-	c = ct_wp_mine(vma, address);
+		return;
+	c = ct_wp_mine((struct vm_area_struct *)arg0, address);
 	if (!c)
-		return 0;
+		return;
 	if (!c->unshare)
 		ct_wp_count_reuse(c, ct_proc_current());
 	ct_ctx_release(c);
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_reuse_pre);
+NOKPROBE_SYMBOL(ct_reuse_hook);
 
 /*
  * __folio_put(folio) called by the copy path: the new folio is freed
@@ -604,24 +656,23 @@ NOKPROBE_SYMBOL(ct_reuse_pre);
  * charged and filled, so only when it lost the PTE recheck to another
  * fault; a failed allocation, charge or copy frees it before that.
  */
-static int ct_race_pre(struct kprobe *kp, struct pt_regs *regs)
+static notrace void ct_race_hook(unsigned long arg0, unsigned long arg1,
+				 unsigned long parent)
 {
-	struct folio *folio;
+	struct folio *folio = (struct folio *)arg0;
 	struct ct_ctx *c;
 
-	if (!ct_hit(CT_P_RACE) || !ct_in_cow(ct_parent(regs)))
-		return 0;
-	folio = (struct folio *)regs_get_kernel_argument(regs, 0);
+	if (!ct_hit(CT_P_RACE) || !ct_in_cow(parent))
+		return;
 	c = ct_ctx_find(CT_CTX_WP);
 	if (!c || folio == c->old_folio || folio_test_large(folio) ||
 	    READ_ONCE(folio->mapping) || !folio_test_uptodate(folio))
-		return 0;
+		return;
 	ct_wp_count_race(c, ct_proc_current());
 	ct_ctx_release(c);
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_race_pre);
+NOKPROBE_SYMBOL(ct_race_hook);
 
 /*
  * ---- write-protect fault: the older plan (legacy_probes=1, fallback) ---
@@ -795,19 +846,19 @@ static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_thp_ret);
 
-static int ct_thp_reuse_pre(struct kprobe *kp, struct pt_regs *regs)
+static notrace void ct_thp_reuse_hook(unsigned long arg0, unsigned long arg1,
+				      unsigned long parent)
 {
 	struct ct_ctx *c;
 
-	if (!ct_hit(CT_P_THP_REUSE) || !ct_in(CT_R_THP_WP, ct_parent(regs)))
-		return 0;
+	if (!ct_hit(CT_P_THP_REUSE) || !ct_in(CT_R_THP_WP, parent))
+		return;
 	c = ct_ctx_find(CT_CTX_THP);
 	if (c)
 		c->thp_reused = true;
-	return 0;
 }
 
-NOKPROBE_SYMBOL(ct_thp_reuse_pre);
+NOKPROBE_SYMBOL(ct_thp_reuse_hook);
 
 /* ---- hugetlb COW ------------------------------------------------------- */
 
@@ -946,19 +997,19 @@ static void ct_tp_exit(void *data, struct task_struct *task)
 static struct ct_probe ct_probes[CT_NR_PROBES] = {
 	[CT_P_WP_ENTRY] = {
 		.role = "wp_entry", .syms = { "do_wp_page" },
-		.mech = CT_M_KPROBE, .plan = CT_NEW, .pre = ct_wp_entry_pre,
+		.mech = CT_M_KPROBE, .plan = CT_NEW, .hook = ct_wp_entry_hook,
 	},
 	[CT_P_COMMIT] = {
 		.role = "commit", .syms = { "ptep_clear_flush" },
-		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_commit_pre,
+		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_commit_hook,
 	},
 	[CT_P_REUSE] = {
 		.role = "reuse", .syms = { "ptep_set_access_flags" },
-		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_reuse_pre,
+		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_reuse_hook,
 	},
 	[CT_P_RACE] = {
 		.role = "race", .syms = { "__folio_put" },
-		.mech = CT_M_CALLER, .plan = CT_NEW, .pre = ct_race_pre,
+		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_race_hook,
 	},
 	[CT_P_WP_LEGACY] = {
 		.role = "wp_fault", .syms = { "do_wp_page" },
@@ -988,7 +1039,7 @@ static struct ct_probe ct_probes[CT_NR_PROBES] = {
 	},
 	[CT_P_THP_REUSE] = {
 		.role = "thp_reuse", .syms = { "pmdp_set_access_flags" },
-		.mech = CT_M_CALLER, .pre = ct_thp_reuse_pre,
+		.mech = CT_M_CALLER, .hook = ct_thp_reuse_hook,
 	},
 	[CT_P_HUGETLB] = {
 		.role = "hugetlb_fault", .syms = { "hugetlb_wp" },
@@ -1099,6 +1150,34 @@ static void ct_find_tp(struct tracepoint *tp, void *priv)
 		pr->tp = tp;
 }
 
+/*
+ * An entry hook as an ftrace callback on @sym: the filter names the one
+ * function (ftrace_set_filter() fails if none matches, and an ops with
+ * no filter would trace every function: it is never registered then).
+ */
+static int ct_attach_ftrace(struct ct_probe *pr, const char *sym)
+{
+	char buf[KSYM_NAME_LEN];
+	int err;
+
+	memset(&pr->fops, 0, sizeof(pr->fops));
+	pr->fops.func = ct_ftrace_entry;
+	atomic_long_set(&pr->fmissed, 0);
+	strscpy(buf, sym, sizeof(buf));
+	err = ftrace_set_filter(&pr->fops, (unsigned char *)buf, strlen(buf), 1);
+	if (!err)
+		err = register_ftrace_function(&pr->fops);
+	if (err) {
+		ftrace_free_filter(&pr->fops);
+		pr_info("probe %s: no ftrace callback on %s (%d); a kprobe instead\n",
+			pr->role, sym, err);
+		return err;
+	}
+	pr->via_ftrace = true;
+	pr->fregistered = true;
+	return 0;
+}
+
 static int ct_attach(struct ct_probe *pr)
 {
 	int i, err = -ENOENT;
@@ -1130,8 +1209,11 @@ static int ct_attach(struct ct_probe *pr)
 			 */
 			pr->rp.maxactive = max_t(int, 64, 8 * num_possible_cpus());
 			err = register_kretprobe(&pr->rp);
+		} else if (pr->hook && ct_ftrace_hooks &&
+			   !ct_attach_ftrace(pr, pr->syms[i])) {
+			err = 0;
 		} else {
-			pr->rp.kp.pre_handler = pr->pre;
+			pr->rp.kp.pre_handler = pr->hook ? ct_kprobe_entry : pr->pre;
 			err = register_kprobe(&pr->rp.kp);
 		}
 		if (!err) {
@@ -1147,12 +1229,20 @@ static void ct_detach(struct ct_probe *pr)
 {
 	if (!pr->attached)
 		return;
-	if (pr->mech == CT_M_TP)
+	if (pr->mech == CT_M_TP) {
 		tracepoint_probe_unregister(pr->tp, pr->tp_func, NULL);
-	else if (pr->mech == CT_M_KRETPROBE)
+	} else if (pr->via_ftrace) {
+		/* Returns once no callback runs any more. */
+		if (pr->fregistered)
+			unregister_ftrace_function(&pr->fops);
+		ftrace_free_filter(&pr->fops);
+		pr->via_ftrace = false;
+		pr->fregistered = false;
+	} else if (pr->mech == CT_M_KRETPROBE) {
 		unregister_kretprobe(&pr->rp);
-	else
+	} else {
 		unregister_kprobe(&pr->rp.kp);
+	}
 	pr->attached = NULL;
 }
 
@@ -1257,11 +1347,36 @@ static bool ct_disarmable(const struct ct_probe *pr)
 	return pr->attached && pr->mech != CT_M_TP;
 }
 
+/* Arm a fault-path hook again, or disarm it. */
+static int ct_arm(struct ct_probe *pr)
+{
+	int err;
+
+	if (!pr->via_ftrace)
+		return enable_kprobe(&pr->rp.kp);
+	if (pr->fregistered)
+		return 0;
+	err = register_ftrace_function(&pr->fops);
+	pr->fregistered = !err;
+	return err;
+}
+
+static void ct_disarm(struct ct_probe *pr)
+{
+	if (!pr->via_ftrace) {
+		disable_kprobe(&pr->rp.kp);
+	} else if (pr->fregistered) {
+		unregister_ftrace_function(&pr->fops);
+		pr->fregistered = false;
+	}
+}
+
 /*
  * control's "enable" and "disable".  Disabled, the fault-path hooks are
- * disarmed (disable_kprobe(): a kprobe on ftrace leaves its function's
- * ftrace site once none is armed there), so a disabled cowtrace costs
- * the fault path nothing; the fork and exit tracepoints stay, keeping
+ * disarmed (an ftrace callback is unregistered, its filter kept;
+ * disable_kprobe(): a kprobe on ftrace leaves its function's ftrace site
+ * once none is armed there), so a disabled cowtrace costs the fault path
+ * nothing; the fork and exit tracepoints stay, keeping
  * the table's rows in step with the processes.  Arming goes from the
  * innermost hooks to the entry (the last role armed is wp_entry, role
  * 0), disarming the other way, as at load and unload.
@@ -1276,12 +1391,12 @@ int ct_probes_set_enabled(bool on)
 	if (on) {
 		for (r = CT_NR_PROBES - 1; r >= 0; r--)
 			if (ct_disarmable(&ct_probes[r]))
-				err = err ?: enable_kprobe(&ct_probes[r].rp.kp);
+				err = err ?: ct_arm(&ct_probes[r]);
 		if (err) {
 			/* Leave it disabled, whole. */
 			for (r = 0; r < CT_NR_PROBES; r++)
 				if (ct_disarmable(&ct_probes[r]))
-					disable_kprobe(&ct_probes[r].rp.kp);
+					ct_disarm(&ct_probes[r]);
 			goto out;
 		}
 		ct_disarmed = false;
@@ -1290,7 +1405,7 @@ int ct_probes_set_enabled(bool on)
 		WRITE_ONCE(ct_enabled, false);
 		for (r = 0; r < CT_NR_PROBES; r++)
 			if (ct_disarmable(&ct_probes[r]))
-				disable_kprobe(&ct_probes[r].rp.kp);
+				ct_disarm(&ct_probes[r]);
 		ct_disarmed = true;
 	}
 out:
@@ -1315,6 +1430,8 @@ static u64 ct_probe_missed(struct ct_probe *pr)
 {
 	if (!pr->attached || pr->mech == CT_M_TP)
 		return 0;
+	if (pr->via_ftrace)
+		return atomic_long_read(&pr->fmissed);
 	return pr->rp.kp.nmissed +
 	       (pr->mech == CT_M_KRETPROBE ? pr->rp.nmissed : 0);
 }
@@ -1358,6 +1475,7 @@ void ct_show_probes(struct seq_file *m)
 		}
 		seq_printf(m, "%-14s %-27s %-14s %-10s %-10llu %-10llu %llu\n",
 			   pr->role, pr->found ? pr->found : pr->syms[0],
+			   pr->via_ftrace ? ct_ftrace_mech_names[pr->mech] :
 			   ct_mech_names[pr->mech], ct_status(r),
 			   hits, tracked, ct_probe_missed(pr));
 	}

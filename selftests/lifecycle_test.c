@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,30 +59,55 @@ TEST_F(lifecycle, load_creates_debugfs)
 	ASSERT_EQ(0, ct_unload());
 }
 
+#define KPROBES_LIST	"/sys/kernel/debug/kprobes/list"
+#define TRACEFS		"/sys/kernel/tracing"
+/* Every function with an ftrace callback, and whose callback it is. */
+#define FTRACE_LIST	TRACEFS "/enabled_functions"
+
+/*
+ * The module's hooks are in the kernel's own lists while it is loaded
+ * (its kretprobes in kprobes/list, its ftrace callbacks, by name, in
+ * enabled_functions) and both lists are as before once it is unloaded.
+ */
 TEST_F(lifecycle, unload_leaves_nothing)
 {
-	char *before, *after;
+	char *before, *after, *fbefore, *fafter;
 
 	if (ct_loaded())
 		ASSERT_EQ(0, ct_unload());
-	before = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
+	if (access(TRACEFS "/events", F_OK))
+		ASSERT_EQ(0, mount("nodev", TRACEFS, "tracefs", 0, NULL));
+	before = ct_slurp(KPROBES_LIST, NULL);
 	ASSERT_NE(NULL, before);
+	fbefore = ct_slurp(FTRACE_LIST, NULL);
+	ASSERT_NE(NULL, fbefore);
 	ASSERT_EQ(0, ct_load(""));
-	after = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
+	after = ct_slurp(KPROBES_LIST, NULL);
 	ASSERT_NE(NULL, after);
-	/* The module attached its kprobes ... */
-	EXPECT_NE(NULL, strstr(after, "do_wp_page"));
+	fafter = ct_slurp(FTRACE_LIST, NULL);
+	ASSERT_NE(NULL, fafter);
+	/* The module attached its kretprobes and its ftrace callbacks ... */
+	EXPECT_NE(NULL, strstr(after, "finish_fault"));
+	EXPECT_NE(NULL, strstr(fafter, "do_wp_page"));
+	EXPECT_NE(NULL, strstr(fafter, "ct_ftrace_entry")) TH_LOG("%s", fafter);
 	ASSERT_EQ(0, ct_unload());
 	free(after);
-	after = ct_slurp("/sys/kernel/debug/kprobes/list", NULL);
+	free(fafter);
+	after = ct_slurp(KPROBES_LIST, NULL);
 	ASSERT_NE(NULL, after);
+	fafter = ct_slurp(FTRACE_LIST, NULL);
+	ASSERT_NE(NULL, fafter);
 	/* ... and took every one of them away. */
 	EXPECT_STREQ(before, after);
+	EXPECT_STREQ(fbefore, fafter);
+	EXPECT_EQ(NULL, strstr(fafter, "cowtrace"));
 	EXPECT_NE(0, access(CT_DIR, F_OK));
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_NE(0, access("/sys/module/cowtrace", F_OK));
 	free(before);
 	free(after);
+	free(fbefore);
+	free(fafter);
 }
 
 /*

@@ -130,11 +130,20 @@ FIXTURE(probes) {
 FIXTURE_VARIANT(probes) {
 	const char *params;
 	bool legacy;
+	const char *entry_mech;	/* wp_entry's mechanism; its "+caller" for the commit points */
 };
 
 FIXTURE_VARIANT_ADD(probes, new_plan) {
 	.params = "",
 	.legacy = false,
+	.entry_mech = "ftrace",
+};
+
+/* The same hooks as kprobes: the fallback, which must count the same. */
+FIXTURE_VARIANT_ADD(probes, new_plan_kprobes) {
+	.params = "ftrace_hooks=0",
+	.legacy = false,
+	.entry_mech = "kprobe",
 };
 
 FIXTURE_VARIANT_ADD(probes, legacy_plan) {
@@ -144,7 +153,11 @@ FIXTURE_VARIANT_ADD(probes, legacy_plan) {
 
 FIXTURE_SETUP(probes)
 {
+	static const char *const callers[] = { "commit", "reuse", "race" };
+	char mech[40];
 	struct hits h;
+	size_t i;
+	int j;
 
 	ASSERT_EQ(0, ct_load(variant->params));
 	self->legacy = variant->legacy;
@@ -152,6 +165,15 @@ FIXTURE_SETUP(probes)
 	/* The plan asked for is the one in use (row 0: wp_entry). */
 	ASSERT_STREQ("wp_entry", h.role[0]);
 	ASSERT_STREQ(variant->legacy ? "unused" : "attached", h.status[0]);
+	if (variant->legacy)
+		return;
+	/* Each entry hook runs by the mechanism asked for, none other. */
+	ASSERT_STREQ(variant->entry_mech, h.mech[0]);
+	snprintf(mech, sizeof(mech), "%s+caller", variant->entry_mech);
+	for (i = 0; i < ARRAY_SIZE(callers); i++)
+		for (j = 0; j < h.n; j++)
+			if (!strcmp(h.role[j], callers[i]))
+				EXPECT_STREQ(mech, h.mech[j]) TH_LOG("%s", callers[i]);
 }
 
 FIXTURE_TEARDOWN(probes)

@@ -119,6 +119,30 @@ static long long swapped(pid_t pid)
 	return kb < 0 ? -1 : kb * 1024 / (long long)ct_page_size();
 }
 
+/*
+ * The puppet's N pages swapped out, the precondition of each scenario:
+ * MADV_PAGEOUT leaves a page it cannot isolate (for example one still in
+ * a CPU's LRU batch, which happened on 6.1 after the fork stress: 58 and
+ * 51 of 64), so it is asked again, a few times, until all are out.  No
+ * fault is taken and no counter moves meanwhile.  Returns the pages out.
+ */
+static long long page_out(struct ct_puppet *pp, pid_t pid)
+{
+	long long out = -1;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (ct_puppet_do(pp, CT_OP_MADVISE, 0, N, MADV_PAGEOUT))
+			return -1;
+		out = swapped(pid);
+		if (out == N)
+			break;
+		fprintf(stderr, "# MADV_PAGEOUT: %lld of %d out, again\n", out, N);
+		usleep(100000);
+	}
+	return out;
+}
+
 /* A window: both processes' rows, and the pgreuse witness. */
 struct snap {
 	struct ct_row r[2];
@@ -194,8 +218,7 @@ TEST_F_TIMEOUT(swap, exclusive_entries_swap_in_writable, 600)
 	pids[0] = start(self, buf);
 	ASSERT_LT(0, pids[0]);
 	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, N));
-	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_MADVISE, 0, N, MADV_PAGEOUT));
-	ASSERT_EQ(N, swapped(pids[0]));
+	ASSERT_EQ(N, page_out(&self->pp[0], pids[0]));
 
 	take(&a, pids, 1);
 	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, K));
@@ -230,8 +253,7 @@ TEST_F_TIMEOUT(swap, shared_entries_first_writer_copies, 600)
 	pids[0] = start(self, buf);
 	ASSERT_LT(0, pids[0]);
 	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, N));
-	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_MADVISE, 0, N, MADV_PAGEOUT));
-	ASSERT_EQ(N, swapped(pids[0]));
+	ASSERT_EQ(N, page_out(&self->pp[0], pids[0]));
 	pids[1] = ct_puppet_do(&self->pp[0], CT_OP_FORK, 1, 0);
 	ASSERT_LT(0, pids[1]);
 	ASSERT_EQ(N, swapped(pids[1]));

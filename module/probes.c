@@ -1169,8 +1169,6 @@ static int ct_attach_ftrace(struct ct_probe *pr, const char *sym)
 		err = register_ftrace_function(&pr->fops);
 	if (err) {
 		ftrace_free_filter(&pr->fops);
-		pr_info("probe %s: no ftrace callback on %s (%d); a kprobe instead\n",
-			pr->role, sym, err);
 		return err;
 	}
 	pr->via_ftrace = true;
@@ -1178,9 +1176,23 @@ static int ct_attach_ftrace(struct ct_probe *pr, const char *sym)
 	return 0;
 }
 
+/* A kprobe at the entry; @ferr: why the ftrace callback could not be. */
+static int ct_attach_kprobe(struct ct_probe *pr, int ferr)
+{
+	int err;
+
+	pr->rp.kp.pre_handler = pr->hook ? ct_kprobe_entry : pr->pre;
+	err = register_kprobe(&pr->rp.kp);
+	/* The fallback, said only when it is what runs. */
+	if (!err && ferr)
+		pr_info("probe %s: no ftrace callback on %s (%d); a kprobe instead\n",
+			pr->role, pr->rp.kp.symbol_name, ferr);
+	return err;
+}
+
 static int ct_attach(struct ct_probe *pr)
 {
-	int i, err = -ENOENT;
+	int i, ferr, err = -ENOENT;
 
 	if (pr->mech == CT_M_TP) {
 		for_each_kernel_tracepoint(ct_find_tp, pr);
@@ -1209,12 +1221,11 @@ static int ct_attach(struct ct_probe *pr)
 			 */
 			pr->rp.maxactive = max_t(int, 64, 8 * num_possible_cpus());
 			err = register_kretprobe(&pr->rp);
-		} else if (pr->hook && ct_ftrace_hooks &&
-			   !ct_attach_ftrace(pr, pr->syms[i])) {
-			err = 0;
+		} else if (pr->hook && ct_ftrace_hooks) {
+			ferr = ct_attach_ftrace(pr, pr->syms[i]);
+			err = ferr ? ct_attach_kprobe(pr, ferr) : 0;
 		} else {
-			pr->rp.kp.pre_handler = pr->hook ? ct_kprobe_entry : pr->pre;
-			err = register_kprobe(&pr->rp.kp);
+			err = ct_attach_kprobe(pr, 0);
 		}
 		if (!err) {
 			pr->found = pr->syms[i];

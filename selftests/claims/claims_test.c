@@ -126,7 +126,7 @@ TEST_F(claim, c10_refuted_original_not_made_writable_it_faults_and_reuses)
 TEST_F(claim, c11_refuted_refcount_decides_copy_at_mapcount_1)
 {
 	RUN("C11", "", V_REFUTED);
-	/* Nothing else in the quiet guest copies pages at mapcount 1. */
+	/* The filter selects the parent alone while it writes. */
 	EXPECT_EQ(self->c.c11.copies, self->c.c11.hist_copies);
 }
 

@@ -89,10 +89,11 @@ build/selftests/%: selftests/%.c $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
 	$(TEST_CC) -o $@ $< $(TEST_LIB)
 
-# The events test replays the claims' scenarios too.
+# The events test replays the claims' scenarios too; frame pointers, for
+# the user stacks of cowstat --call-graph.
 build/selftests/events_test: selftests/events_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
-	$(TEST_CC) -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
+	$(TEST_CC) -fno-omit-frame-pointer -Iselftests/claims -o $@ $< $(CLAIMS_LIB) $(TEST_LIB)
 
 build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAIMS_HDR) $(TEST_LIB) $(TEST_HDR) $(KSRC_STAMP)
 	@mkdir -p $(dir $@)
@@ -103,10 +104,10 @@ build/selftests/claims_test: selftests/claims/claims_test.c $(CLAIMS_LIB) $(CLAI
 # --where reads the trace events with libtracefs and libtraceevent.
 TRACEFS_FLAGS = $(shell pkg-config --cflags libtracefs libtraceevent)
 TRACEFS_LIBS = $(shell pkg-config --libs libtracefs libtraceevent)
-build/cowstat: scripts/tools/cowstat.c scripts/tools/where.c scripts/tools/where.h
+build/cowstat: scripts/tools/cowstat.c scripts/tools/where.c scripts/tools/where.h scripts/tools/usym.c scripts/tools/usym.h
 	@mkdir -p build
 	$(CC) $(CPPFLAGS) $(TRACEFS_FLAGS) -O2 -g $(CFLAGS) -Wall -Wextra -Werror $(LDFLAGS) \
-		-o $@ scripts/tools/cowstat.c scripts/tools/where.c $(TRACEFS_LIBS)
+		-o $@ scripts/tools/cowstat.c scripts/tools/where.c scripts/tools/usym.c $(TRACEFS_LIBS)
 
 # The user tools.  cowtrace-bpf finds its template in ../share/cowtrace
 # relative to itself, so any PREFIX works.
@@ -155,8 +156,11 @@ selftests: $(SELFTEST_BIN) $(CASE_TESTS) build/selftests/witness build/selftests
 CHECKPATCH = $(KSRC)/scripts/checkpatch.pl --no-tree --strict --show-types -q
 style: $(KSRC_STAMP)
 	$(CHECKPATCH) -f $(filter-out module/compat.h,$(wildcard module/*.c module/*.h)) \
-		$(wildcard selftests/*.c selftests/*/*.[ch] selftests/*/*/*.c scripts/*/*.c)
+		$(filter-out scripts/tools/usym.c,$(wildcard selftests/*.c selftests/*/*.[ch] \
+		selftests/*/*/*.c scripts/*/*.c scripts/*/*.h))
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f module/compat.h
+	# <elf.h>'s type names (Elf64_Ehdr) are CamelCase.
+	$(CHECKPATCH) --ignore CAMELCASE -f scripts/tools/usym.c
 
 deps:
 	scripts/deps

@@ -1332,6 +1332,86 @@ TEST_F_TIMEOUT(events, cowstat_where, 300)
 }
 
 /*
+ * cowstat -G -- CMD: the user function that wrote each copy.  The
+ * helper's child made K copies in cowtrace_events_write_pages() and K
+ * inline in helper() (this binary is built with frame pointers) in its
+ * 2K-page mapping: the function table gives exactly K to each in that
+ * region (a stack page may be copied by either too, wherever ASLR puts
+ * the page boundary), and the child's functions sum to its procs row;
+ * every fault came with its user stack.  With --folded, the stacks that
+ * end helper;cowtrace_events_write_pages;REGION (that mapping) count
+ * exactly K copies.
+ */
+TEST_F_TIMEOUT(events, cowstat_call_graph, 300)
+{
+	static char out[1 << 16];
+	char cmd[2048], json[] = "/tmp/cowstat-cg-XXXXXX";
+	unsigned long long v[7];
+	const char *line, *p;
+	char *end;
+	int fd, st, k;
+	unsigned long long named = 0;
+
+	fd = mkstemp(json);
+	ASSERT_LE(0, fd);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "%s=1 %s -G --json -o %s -- \"$HELPER\"; python3 -c '\n"
+		 "import json, sys\n"
+		 "r = json.load(open(sys.argv[1]))\n"
+		 "child = [p for p in r[\"procs\"] if p[\"pid\"] != r[\"pid\"]][0]\n"
+		 "mine = [f for f in r[\"functions\"] if f[\"pid\"] == child[\"pid\"]]\n"
+		 "for f in mine: print(\"#\", f)\n"
+		 "big = [w[\"region\"] for w in r[\"where\"] if w[\"pid\"] == child[\"pid\"] and w[\"copies\"] == %d]\n"
+		 "def by(name, key=\"copies\"): return sum(f[key] for f in mine\n"
+		 "    if f[\"function\"] == name and f[\"region\"] in big)\n"
+		 "print(by(\"cowtrace_events_write_pages\"), by(\"helper\"),\n"
+		 "      by(\"cowtrace_events_write_pages\", \"bytes_copied\"),\n"
+		 "      sum(f[\"copies\"] for f in mine), child[\"copies\"] + child[\"file_copies\"],\n"
+		 "      r[\"functions_without_stack\"], r[\"where_lost\"])\n"
+		 "' %s; rm -f %s",
+		 HELPER_ENV, cowstat_path(), json, 2 * K, json, json);
+	st = run_sh(cmd, out, sizeof(out));
+	fprintf(stderr, "%s", out);
+	ASSERT_EQ(0, st);
+	/* The helper's pid line, python's "#" lines, then the figures. */
+	for (line = out; line && (*line == '#' || line == out); ) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	ASSERT_NE(NULL, line);
+	end = (char *)line;
+	for (k = 0; k < 7; k++) {
+		const char *from = end;
+
+		v[k] = strtoull(from, &end, 10);
+		ASSERT_NE(from, end) TH_LOG("figure %d missing", k);
+	}
+	EXPECT_EQ(K, v[0]);			/* the named function */
+	EXPECT_EQ(K, v[1]);			/* inline in its caller */
+	EXPECT_EQ(K * ct_page_size(), v[2]);
+	EXPECT_EQ(v[4], v[3]);			/* functions = counters */
+	EXPECT_EQ(0, v[5]);			/* every fault had a stack */
+	EXPECT_EQ(0, v[6]);			/* nothing lost */
+
+	snprintf(cmd, sizeof(cmd), "%s=1 %s -G --folded -o /dev/stdout -- \"$HELPER\"",
+		 HELPER_ENV, cowstat_path());
+	st = run_sh(cmd, out, sizeof(out));
+	fprintf(stderr, "%s", out);
+	EXPECT_EQ(HELPER_STATUS, st);
+	/* ...;helper;cowtrace_events_write_pages;anon 0xS-0xE K: the mapping */
+	for (p = out; (p = strstr(p, ";helper;cowtrace_events_write_pages;anon 0x")); p++) {
+		unsigned long lo, hi;
+		unsigned int n;
+
+		if (sscanf(p, ";helper;cowtrace_events_write_pages;anon 0x%lx-0x%lx %u",
+			   &lo, &hi, &n) == 3 && (hi - lo) / ct_page_size() == 2 * K)
+			named += n;
+	}
+	EXPECT_EQ(K, named);
+}
+
+/*
  * While an event is in use the module stays: rmmod is refused (in use:
  * EWOULDBLOCK from delete_module(O_NONBLOCK)),
  * for an enabled event and for a hist trigger left on one, and allowed

@@ -107,6 +107,7 @@ static struct {
 	const char *stats_file;
 	int where;	/* -w: by memory region, from the trace events */
 	int folded;	/* --folded: the regions as folded stacks */
+	int callgraph;	/* -G: by user function, from the events' user stacks */
 } opt = {
 	.sort = "copies", .prom_top = 20, .max_cgroups = 20,
 	.procs_file = CT_DIR "/procs", .stats_file = CT_DIR "/stats",
@@ -1158,6 +1159,75 @@ static void put_frame(FILE *f, const char *s)
 	put_str(f, s, FMT_TEXT);
 }
 
+/*
+ * cowstat --call-graph's report: copies by the user function that wrote
+ * (a table, or JSON's "functions"), or with --folded the user stacks of
+ * the copies and zero fills, outermost frame first, for flame graphs.
+ */
+static void funcs_report(enum fmt fmt)
+{
+	unsigned long long nostack;
+	size_t n, i;
+	const struct where_func *f = where_funcs(&n, &nostack);
+	const struct where_stack *st;
+	int k;
+
+	if (nostack)
+		fprintf(stderr, "cowstat: %llu faults came without a user stack: %s\n",
+			nostack, "named [no stack]");
+	if (opt.folded) {
+		st = where_stacks(&n);
+		for (i = 0; i < n; i++) {
+			put_frame(out, st[i].comm);
+			for (k = 0; k < st[i].nframes; k++) {
+				fputc(';', out);
+				put_frame(out, st[i].frames[k]);
+			}
+			fprintf(out, " %llu\n", st[i].count);
+		}
+		return;
+	}
+	if (fmt == FMT_JSON) {
+		fprintf(out, ", \"functions\": [");
+		for (i = 0; i < n; i++) {
+			fprintf(out, "%s{\"pid\": %ld, \"comm\": ", i ? ", " : "", f[i].pid);
+			put_quoted(out, f[i].comm, FMT_JSON);
+			fprintf(out, ", \"function\": ");
+			put_quoted(out, f[i].function, FMT_JSON);
+			fprintf(out, ", \"object\": ");
+			put_quoted(out, f[i].object, FMT_JSON);
+			fprintf(out, ", \"region\": ");
+			put_quoted(out, f[i].region, FMT_JSON);
+			fprintf(out, ", \"copies\": %llu, \"bytes_copied\": %llu",
+				f[i].copies, f[i].bytes);
+			fprintf(out, ", \"zero_fills\": %llu, \"reuses\": %llu, \"other\": %llu}",
+				f[i].zero_fills, f[i].reuses, f[i].other);
+		}
+		fprintf(out, "], \"functions_without_stack\": %llu", nostack);
+		return;
+	}
+	fprintf(out, "\n%7s %-15s %7s %7s %7s %7s  %s\n", "PID", "COMM",
+		"COPIES", "COPIED", "ZERO", "REUSES", "FUNCTION (OBJECT) -> REGION");
+	for (i = 0; i < n && (!opt.rows || i < (size_t)opt.rows); i++) {
+		fprintf(out, "%7ld ", f[i].pid);
+		put_cell(out, f[i].comm, 15);
+		print_value(out, K_COPIES, f[i].copies, 7);
+		print_value(out, K_BYTES_COPIED, f[i].bytes, 7);
+		print_value(out, K_ZERO_FILLS, f[i].zero_fills, 7);
+		print_value(out, K_REUSES, f[i].reuses, 7);
+		fprintf(out, "  ");
+		put_str(out, f[i].function, FMT_TEXT);
+		if (*f[i].object) {
+			fprintf(out, " (");
+			put_str(out, f[i].object, FMT_TEXT);
+			fprintf(out, ")");
+		}
+		fprintf(out, " -> ");
+		put_str(out, f[i].region, FMT_TEXT);
+		fprintf(out, "\n");
+	}
+}
+
 /* cowstat --where's report: the rows of where.c, in @fmt. */
 static void where_report(enum fmt fmt)
 {
@@ -1168,6 +1238,11 @@ static void where_report(enum fmt fmt)
 	if (lost)
 		fprintf(stderr, "cowstat: the trace buffer lost %llu events: %s\n",
 			lost, "the regions are incomplete");
+	if (opt.callgraph) {
+		funcs_report(fmt);
+		if (opt.folded)
+			return;
+	}
 	if (opt.folded) {
 		/* comm;kind;region copies+zero_fills, for flame-graph tools */
 		for (i = 0; i < n; i++) {
@@ -1334,10 +1409,13 @@ static int run_command(char **argv)
 	read_table(&before);
 	lost[0] = stats_get("dropped") + stats_get("evicted");
 	/* The command is selected and waits: its first fault is recorded. */
-	e = opt.where ? where_start() : 0;
+	e = opt.where ? where_start(opt.callgraph) : 0;
 	if (e) {
 		kill(cmd_pid, SIGKILL);
 		waitpid(cmd_pid, NULL, 0);
+		if (opt.callgraph)
+			die("--call-graph: cannot record cowtrace's events with user stacks%s",
+			    " (tracefs events/cowtrace, events/ftrace/user_stack, options/userstacktrace)");
 		die("--where: cannot record cowtrace's trace events (tracefs events/cowtrace): %s",
 		    strerror(-e));
 	}
@@ -1397,7 +1475,7 @@ static const char *const help[] = {
 	"usage: cowstat [-s COLUMN] [-n ROWS] [-p PID [-c]] [-r] [-g [--max-cgroups N]]",
 	"               [--json | --prometheus [--top N]] [-o FILE] [INTERVAL [COUNT]]",
 	"       cowstat [-s COLUMN] [-n ROWS] [-r] [--json] [-o FILE] -- CMD [ARG...]",
-	"       cowstat -w [-r] [--json | --folded] [-o FILE] -- CMD [ARG...]",
+	"       cowstat -w [-G] [-r] [--json | --folded] [-o FILE] -- CMD [ARG...]",
 	"  -s COLUMN     sort by this counter (default copies): forks shared copies",
 	"                reuses zero_fills file_copies shared_writes thp_splits",
 	"                hugetlb_copies bytes_copied",
@@ -1421,8 +1499,14 @@ static const char *const help[] = {
 	"  -w, --where   with a command: also which memory (heap, stack, each",
 	"                anonymous mapping, each file) each process's COW wrote,",
 	"                from cowtrace's trace events",
+	"  -G, --call-graph  with a command: also which user function wrote",
+	"                each copy (the faulting instruction's), from the user",
+	"                stack the kernel records with each event (frame",
+	"                pointers, 8 frames at most)",
 	"  --folded      with a command: those regions as folded stacks",
-	"                (comm;kind;region COUNT) for flame-graph tools",
+	"                (comm;kind;region COUNT) for flame-graph tools; with",
+	"                -G the user stacks and the region written",
+	"                (comm;outermost;...;writer;region COUNT)",
 	"See cowstat(1).",
 };
 
@@ -1485,6 +1569,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "where", no_argument, NULL, 'w' },
 		{ "folded", no_argument, NULL, O_FOLDED },
+		{ "call-graph", no_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct table cur = { 0 }, prev = { 0 }, swap;
@@ -1496,7 +1581,7 @@ int main(int argc, char **argv)
 			argc = c;
 			break;
 		}
-	while ((c = getopt_long(argc, argv, "s:n:p:cgro:hw", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:p:cgro:hwG", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.sort = optarg;
@@ -1547,6 +1632,10 @@ int main(int argc, char **argv)
 		case 'w':
 			opt.where = 1;
 			break;
+		case 'G':
+			opt.where = 1;
+			opt.callgraph = 1;
+			break;
 		case O_FOLDED:
 			opt.where = 1;
 			opt.folded = 1;
@@ -1563,7 +1652,8 @@ int main(int argc, char **argv)
 	if (opt.json && opt.prom)
 		die("--json and --prometheus exclude each other%s", "");
 	if (opt.where && !cmd)
-		die("--where and --folded go with a command (cowstat -w -- CMD)%s", "");
+		die("--where, --call-graph and --folded go with a command%s",
+		    " (cowstat -w -- CMD)");
 	if (opt.folded && opt.json)
 		die("--folded and --json exclude each other%s", "");
 	if (cmd) {

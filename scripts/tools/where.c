@@ -10,6 +10,14 @@
  * heap, the stack, each anonymous mapping, each file by path.  A
  * process that exited before a drain has no map left: its events are
  * placed by their kind of memory alone (and files by device and inode).
+ *
+ * With --call-graph the instance's userstacktrace option is on: the
+ * kernel follows each event with a user_stack entry (ftrace's own
+ * event: the user IP, then up to 7 return addresses found by walking
+ * frame pointers), on the same CPU.  Each frame is named from the
+ * process's executable mappings, read at the drain (usym.c); a process
+ * that exited before any drain is named from its parent's mappings,
+ * which are its own unless it called exec.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +28,7 @@
 #include <tracefs.h>
 #include <event-parse.h>
 
+#include "usym.h"
 #include "where.h"
 
 /* cow_fault's outcome and mem numbers (module/cowtrace.h). */
@@ -36,7 +45,14 @@ static const char *const mem_names[NR_MEM] = {
 
 static struct tracefs_instance *inst;
 static struct tep_handle *tep;
-static struct tep_event *ev_fault, *ev_fork;
+static struct tep_event *ev_fault, *ev_fork, *ev_ustack;
+static struct tep_format_field *ustack_caller;
+static int callgraph;
+static struct where_func *funcs;
+static size_t nfuncs, funcs_cap;
+static struct where_stack *stacks;
+static size_t nstacks, stacks_cap;
+static unsigned long long nostack;
 static struct where_row *rows;
 static size_t nrows, cap;
 static unsigned long long lost_events;
@@ -47,10 +63,16 @@ struct rec {
 	long pid;		/* the faulting task; for a fork, the child */
 	long parent;		/* for a fork */
 	unsigned long long outcome, bytes, mem, dev, ino, start, end;
+	int cpu;
+	int nframes;		/* -1: no user stack came with it */
+	unsigned long long frames[WHERE_FRAMES];
 };
 
 static struct rec *recs;
 static size_t nrecs, recs_cap;
+/* Per CPU, the last record read (1-based; 0: none): its stack follows. */
+static size_t *last_rec;
+static int nr_cpus;
 
 /* A file's path by its device and inode, from maps that were read. */
 struct file_name {
@@ -67,6 +89,7 @@ struct who {
 	long pid, parent;
 	unsigned int drain;	/* read at this drain already */
 	char comm[32];
+	struct usym_maps *maps;	/* --call-graph: as last read */
 };
 
 static unsigned int drains;
@@ -134,6 +157,14 @@ static void learn_pid(long pid)
 			w->comm[strcspn(w->comm, "\n")] = '\0';
 		fclose(f);
 	}
+	if (callgraph) {
+		struct usym_maps *m = usym_maps_read(pid);
+
+		if (m) {
+			usym_maps_free(w->maps);
+			w->maps = m;
+		}
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -189,6 +220,145 @@ static struct where_row *row_for(long pid, const char *region, const char *kind)
 	return r;
 }
 
+/* 0: a copy, 1: a zero fill, 2: a reuse, 3: other (race, THP split). */
+static int outcome_class(unsigned long long outcome)
+{
+	switch (outcome) {
+	case EV_COPY:
+	case EV_FILE_COPY:
+	case EV_UNSHARE:
+	case EV_HUGETLB_COPY:
+		return 0;
+	case EV_ZERO_FILL:
+		return 1;
+	case EV_REUSE:
+	case EV_SHARED_WRITE:
+	case EV_THP_REUSE:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+/* Add fault @e to a row's counts. */
+static void tally(const struct rec *e, unsigned long long *copies,
+		  unsigned long long *zero_fills, unsigned long long *reuses,
+		  unsigned long long *other, unsigned long long *bytes)
+{
+	unsigned long long *c[] = { copies, zero_fills, reuses, other };
+
+	(*c[outcome_class(e->outcome)])++;
+	*bytes += e->bytes;
+}
+
+static struct where_func *func_for(const struct where_row *r,
+				   const char *name, const char *obj)
+{
+	struct where_func *f;
+	size_t i;
+
+	for (i = 0; i < nfuncs; i++)
+		if (funcs[i].pid == r->pid && !strcmp(funcs[i].function, name) &&
+		    !strcmp(funcs[i].object, obj) &&
+		    !strcmp(funcs[i].region, r->region))
+			return &funcs[i];
+	if (nfuncs == funcs_cap) {
+		f = realloc(funcs, (funcs_cap ? 2 * funcs_cap : 64) * sizeof(*funcs));
+		if (!f)
+			return NULL;
+		funcs = f;
+		funcs_cap = funcs_cap ? 2 * funcs_cap : 64;
+	}
+	f = &funcs[nfuncs++];
+	memset(f, 0, sizeof(*f));
+	f->pid = r->pid;
+	snprintf(f->comm, sizeof(f->comm), "%s", r->comm);
+	snprintf(f->function, sizeof(f->function), "%s", name);
+	snprintf(f->object, sizeof(f->object), "%s", obj);
+	snprintf(f->region, sizeof(f->region), "%s", r->region);
+	return f;
+}
+
+static void stack_add(const char *comm, char (*frames)[WHERE_REGION_MAX], int n)
+{
+	struct where_stack *st;
+	size_t i;
+	int k;
+
+	for (i = 0; i < nstacks; i++) {
+		if (stacks[i].nframes != n || strcmp(stacks[i].comm, comm))
+			continue;
+		for (k = 0; k < n; k++)
+			if (strcmp(stacks[i].frames[k], frames[k]))
+				break;
+		if (k == n) {
+			stacks[i].count++;
+			return;
+		}
+	}
+	if (nstacks == stacks_cap) {
+		st = realloc(stacks, (stacks_cap ? 2 * stacks_cap : 64) * sizeof(*stacks));
+		if (!st)
+			return;
+		stacks = st;
+		stacks_cap = stacks_cap ? 2 * stacks_cap : 64;
+	}
+	st = &stacks[nstacks++];
+	memset(st, 0, sizeof(*st));
+	snprintf(st->comm, sizeof(st->comm), "%s", comm);
+	st->nframes = n;
+	for (k = 0; k < n; k++)
+		memcpy(st->frames[k], frames[k], WHERE_REGION_MAX);
+	st->count = 1;
+}
+
+/* The maps to name @pid's frames with: its own, else its parent's. */
+static const struct usym_maps *maps_of(long pid)
+{
+	struct who *w = who_of(pid);
+
+	if (w && !w->maps && w->parent)
+		w = who_of(w->parent);
+	return w ? w->maps : NULL;
+}
+
+/*
+ * --call-graph: the fault @e of row @r, by the function that wrote
+ * (the first frame: the user IP itself) and the region, and for
+ * --folded by its whole stack.  Return addresses are named by the byte before them, the call.
+ */
+static void count_stack(const struct rec *e, const struct where_row *r)
+{
+	static char frames[WHERE_FRAMES + 1][WHERE_REGION_MAX];
+	char obj[WHERE_FUNC_MAX], name[WHERE_FUNC_MAX];
+	const struct usym_maps *m = maps_of(e->pid);
+	struct where_func *f;
+	int k, n = e->nframes;
+
+	if (n <= 0) {
+		nostack++;
+		snprintf(name, sizeof(name), "[no stack]");
+		obj[0] = '\0';
+		n = 0;
+	} else {
+		usym_name(m, e->frames[0], name, sizeof(name), obj, sizeof(obj));
+	}
+	f = func_for(r, name, obj);
+	if (f)
+		tally(e, &f->copies, &f->zero_fills, &f->reuses, &f->other, &f->bytes);
+	if (outcome_class(e->outcome) > 1)
+		return;
+	/* Outermost first: frames[n - 1 - k] is the k-th frame from the top. */
+	if (!n)
+		snprintf(frames[0], WHERE_REGION_MAX, "%s", name);
+	for (k = 0; k < n; k++)
+		usym_name(m, k ? e->frames[k] - 1 : e->frames[k],
+			  frames[n - 1 - k], WHERE_REGION_MAX, obj, sizeof(obj));
+	n = n ? n : 1;
+	snprintf(frames[n], WHERE_REGION_MAX, "%s", r->region);
+	stack_add(r->comm, frames, n + 1);
+}
+
 static void count(const struct rec *e)
 {
 	char region[WHERE_REGION_MAX];
@@ -218,25 +388,9 @@ static void count(const struct rec *e)
 	r = row_for(e->pid, region, kind);
 	if (!r)
 		return;
-	switch (e->outcome) {
-	case EV_COPY:
-	case EV_FILE_COPY:
-	case EV_UNSHARE:
-	case EV_HUGETLB_COPY:
-		r->copies++;
-		break;
-	case EV_ZERO_FILL:
-		r->zero_fills++;
-		break;
-	case EV_REUSE:
-	case EV_SHARED_WRITE:
-	case EV_THP_REUSE:
-		r->reuses++;
-		break;
-	default:
-		r->other++;
-	}
-	r->bytes += e->bytes;
+	tally(e, &r->copies, &r->zero_fills, &r->reuses, &r->other, &r->bytes);
+	if (callgraph)
+		count_stack(e, r);
 }
 
 static unsigned long long field(struct tep_event *ev, struct tep_record *rec,
@@ -252,9 +406,30 @@ static int on_event(struct tep_event *event, struct tep_record *rec,
 		    int cpu, void *ctx)
 {
 	struct rec *e;
+	size_t last = cpu >= 0 && cpu < nr_cpus ? last_rec[cpu] : 0;
 
-	(void)cpu;
 	(void)ctx;
+	if (cpu >= 0 && cpu < nr_cpus)
+		last_rec[cpu] = 0;
+	if (ev_ustack && event->id == ev_ustack->id) {
+		const unsigned char *data = rec->data;
+		int k, n = ustack_caller->size / 8;
+		unsigned long long ip;
+
+		/* The stack of the event just before it on this CPU, same task. */
+		e = last ? &recs[last - 1] : NULL;
+		if (!e || e->fork || e->nframes >= 0 ||
+		    tep_data_pid(tep, rec) != e->pid)
+			return 0;
+		e->nframes = 0;
+		for (k = 0; k < n && k < WHERE_FRAMES; k++) {
+			ip = tep_read_number(tep, data + ustack_caller->offset + 8 * k, 8);
+			if (!ip || ip == ~0ULL)
+				break;
+			e->frames[e->nframes++] = ip;
+		}
+		return 0;
+	}
 	if (event->id != ev_fault->id && event->id != ev_fork->id)
 		return 0;
 	if (nrecs == recs_cap) {
@@ -266,6 +441,10 @@ static int on_event(struct tep_event *event, struct tep_record *rec,
 	}
 	e = &recs[nrecs++];
 	memset(e, 0, sizeof(*e));
+	e->nframes = -1;
+	e->cpu = cpu;
+	if (cpu >= 0 && cpu < nr_cpus)
+		last_rec[cpu] = nrecs;
 	if (event->id == ev_fork->id) {
 		e->fork = 1;
 		e->parent = field(event, rec, "parent_tgid");
@@ -283,17 +462,23 @@ static int on_event(struct tep_event *event, struct tep_record *rec,
 	return 0;
 }
 
-int where_start(void)
+int where_start(int with_stacks)
 {
-	static const char *const systems[] = { "cowtrace", NULL };
+	static const char *const systems[] = { "cowtrace", "ftrace", NULL };
 	char name[64];
 
+	callgraph = with_stacks;
+	nr_cpus = 8192;		/* NR_CPUS at most */
+	last_rec = calloc(nr_cpus, sizeof(*last_rec));
+	if (!last_rec)
+		return -ENOMEM;
 	snprintf(name, sizeof(name), "cowstat-%d", (int)getpid());
 	inst = tracefs_instance_create(name);
 	if (!inst)
 		return -errno ?: -ENOENT;
-	/* 8 MiB a CPU, drained every 100 ms. */
+	/* 8 MiB a CPU, drained every 100 ms; the stacks before the events. */
 	if (tracefs_instance_file_write(inst, "buffer_size_kb", "8192") < 0 ||
+	    (callgraph && tracefs_option_enable(inst, TRACEFS_OPTION_USERSTACKTRACE)) ||
 	    tracefs_event_enable(inst, "cowtrace", "cow_fault") ||
 	    tracefs_event_enable(inst, "cowtrace", "cow_fork")) {
 		where_stop();
@@ -302,7 +487,12 @@ int where_start(void)
 	tep = tracefs_local_events_system(NULL, systems);
 	ev_fault = tep ? tep_find_event_by_name(tep, "cowtrace", "cow_fault") : NULL;
 	ev_fork = tep ? tep_find_event_by_name(tep, "cowtrace", "cow_fork") : NULL;
-	if (!ev_fault || !ev_fork) {
+	if (callgraph) {
+		ev_ustack = tep ? tep_find_event_by_name(tep, "ftrace", "user_stack") : NULL;
+		ustack_caller = ev_ustack ? tep_find_field(ev_ustack, "caller") : NULL;
+	}
+	if (!ev_fault || !ev_fork ||
+	    (callgraph && (!ustack_caller || ustack_caller->size < 8))) {
 		where_stop();
 		return -ENOENT;
 	}
@@ -370,10 +560,15 @@ void where_stop(void)
 	tracefs_instance_destroy(inst);
 	tracefs_instance_free(inst);
 	inst = NULL;
+	usym_exit();
 	if (tep)
 		tep_free(tep);
 	tep = NULL;
 	ev_fault = NULL;
+	ev_ustack = NULL;
+	ustack_caller = NULL;
+	free(last_rec);
+	last_rec = NULL;
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -387,6 +582,52 @@ static int cmp_rows(const void *a, const void *b)
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
 	return strcmp(x->region, y->region);
+}
+
+static int cmp_funcs(const void *a, const void *b)
+{
+	const struct where_func *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	if (x->copies + x->zero_fills != y->copies + y->zero_fills)
+		return x->copies + x->zero_fills < y->copies + y->zero_fills ? 1 : -1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (strcmp(x->function, y->function))
+		return strcmp(x->function, y->function);
+	return strcmp(x->region, y->region);
+}
+
+const struct where_func *where_funcs(size_t *n, unsigned long long *no_stack)
+{
+	if (funcs)
+		qsort(funcs, nfuncs, sizeof(*funcs), cmp_funcs);
+	*n = nfuncs;
+	*no_stack = nostack;
+	return funcs;
+}
+
+static int cmp_stacks(const void *a, const void *b)
+{
+	const struct where_stack *x = a, *y = b;
+
+	int k, c;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	c = strcmp(x->comm, y->comm);
+	for (k = 0; !c && k < x->nframes && k < y->nframes; k++)
+		c = strcmp(x->frames[k], y->frames[k]);
+	return c ? c : x->nframes - y->nframes;
+}
+
+const struct where_stack *where_stacks(size_t *n)
+{
+	if (stacks)
+		qsort(stacks, nstacks, sizeof(*stacks), cmp_stacks);
+	*n = nstacks;
+	return stacks;
 }
 
 const struct where_row *where_rows(size_t *n, unsigned long long *lost)

@@ -18,7 +18,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "cowtrace_test.h"
@@ -250,38 +250,27 @@ void ct_witness_mark(char kind)
 		ino = sb.st_ino;
 	/*
 	 * The snapshot: pgreuse, the module's counters, pgreuse again, with
-	 * control read around them; then, 10 ms later, all of it again, and
-	 * the two must agree.  A reuse is counted at its hook a few
-	 * instructions before the kernel's count_vm_event(PGREUSE): a fault
-	 * preempted in between (PREEMPT_RT preempts at the PTE unlock) is in
-	 * the module's counters and not yet in pgreuse, and would be counted
-	 * in one span and missed in the next.  The pause lets such a fault
-	 * finish; a reuse anywhere in it changes the figures and the
-	 * snapshot is taken again (a few times, then marked unstable: 0 in
-	 * STABLE, and the span is left out).
+	 * control read around them.  Taken again while another process's
+	 * reuse falls between the two pgreuse reads (a few times, then
+	 * marked unstable: 0 in STABLE, and the span is left out).  A reuse
+	 * is counted at its hook a few instructions before the kernel's
+	 * count_vm_event(PGREUSE); a fault preempted in between (PREEMPT_RT
+	 * preempts at the PTE unlock) would be in the counters and not yet
+	 * in pgreuse.  Yielding before the second read lets such a fault
+	 * finish, so that its pgreuse falls between the reads and the
+	 * snapshot is taken again.  (A pause of 10 ms instead left most
+	 * marks unstable: some process reuses a page every few ms.)
 	 */
 	do {
-		long long now[4], first[4];
-		int pass;
-
-		stable = true;
-		for (pass = 0; pass < 2 && stable; pass++) {
-			if (pass)
-				nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
-			ct_witness_read(CT_DIR "/control", ctl, sizeof(ct_wb.ctl));
-			ct_witness_read("/proc/vmstat", vm, sizeof(ct_wb.vm));
-			ct_witness_read(CT_DIR "/stats", st, sizeof(ct_wb.st));
-			ct_witness_read("/proc/vmstat", vm2, sizeof(ct_wb.vm2));
-			ct_witness_read(CT_DIR "/control", ctl2, sizeof(ct_wb.ctl2));
-			now[0] = ct_witness_field(vm, "pgreuse");
-			now[1] = ct_witness_field(st, "reuses");
-			now[2] = ct_witness_field(st, "shared_writes");
-			now[3] = ct_witness_field(ctl, "changes");
-			stable = now[0] == ct_witness_field(vm2, "pgreuse") &&
-				 now[3] == ct_witness_field(ctl2, "changes") &&
-				 (!pass || !memcmp(now, first, sizeof(now)));
-			memcpy(first, now, sizeof(now));
-		}
+		ct_witness_read(CT_DIR "/control", ctl, sizeof(ct_wb.ctl));
+		ct_witness_read("/proc/vmstat", vm, sizeof(ct_wb.vm));
+		ct_witness_read(CT_DIR "/stats", st, sizeof(ct_wb.st));
+		sched_yield();
+		sched_yield();
+		ct_witness_read("/proc/vmstat", vm2, sizeof(ct_wb.vm2));
+		ct_witness_read(CT_DIR "/control", ctl2, sizeof(ct_wb.ctl2));
+		stable = ct_witness_field(vm, "pgreuse") == ct_witness_field(vm2, "pgreuse") &&
+			 ct_witness_field(ctl, "changes") == ct_witness_field(ctl2, "changes");
 	} while (!stable && ++tries < 20);
 	n = snprintf(line, sizeof(line), "%c %llu %d %lld %d %lld %lld %lld %lld\n",
 		     kind, ino, stable, ct_witness_field(ctl, "enabled"),

@@ -6,10 +6,11 @@
  * recorded into a tracefs instance of cowstat's own and read with
  * Debian's libtracefs and libtraceevent, every 100 ms while the command
  * runs and once more when it ends.  Each event's address is placed in
- * its process's memory map (/proc/PID/maps, read at that drain): the
- * heap, the stack, each anonymous mapping, each file by path.  A
- * process that exited before a drain has no map left: its events are
- * placed by their kind of memory alone (and files by device and inode).
+ * its process's memory map (/proc/PID/maps, read at that drain, and at
+ * every later drain while the process lives): the heap, the stack, each
+ * anonymous mapping, each file by path.  A process that exited before
+ * its first drain has no map: its events are placed by their kind of
+ * memory alone (and files by device and inode).
  *
  * With --call-graph the instance's userstacktrace option is on: the
  * kernel follows each event with a user_stack entry (ftrace's own
@@ -88,6 +89,7 @@ static size_t nfiles;
 struct who {
 	long pid, parent;
 	unsigned int drain;	/* read at this drain already */
+	int gone;		/* its /proc entry was gone: not read again */
 	char comm[32];
 	struct usym_maps *maps;	/* --call-graph: as last read */
 };
@@ -147,7 +149,7 @@ static void learn_pid(long pid)
 	FILE *f;
 	int off;
 
-	if (!w || w->drain == drains)
+	if (!w || w->gone || w->drain == drains)
 		return;
 	w->drain = drains;
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
@@ -167,8 +169,11 @@ static void learn_pid(long pid)
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
 	f = fopen(path, "r");
-	if (!f)
+	if (!f) {
+		/* Exited: what was read before stays, its last known map. */
+		w->gone = 1;
 		return;
+	}
 	/* start-end perms offset major:minor inode path */
 	while (fgets(line, sizeof(line), f)) {
 		off = 0;
@@ -514,8 +519,18 @@ void where_drain(void)
 		return;
 	nrecs = 0;
 	drains++;
+	/* A stack split from its event by the drain cannot be paired. */
+	memset(last_rec, 0, nr_cpus * sizeof(*last_rec));
 	tracefs_iterate_raw_events(tep, inst, NULL, 0, on_event, NULL);
 	learn_pid(getpid());
+	/*
+	 * Every process seen so far, read again while it lives: a process
+	 * that maps, unmaps or execs between drains is placed by its map
+	 * as of this drain, and one that exits before the next keeps the
+	 * map it had at most one drain before it died.
+	 */
+	for (i = 0; i < nwhos; i++)
+		learn_pid(whos[i].pid);
 	for (i = 0; i < nrecs; i++) {
 		if (recs[i].fork) {
 			w = who_of(recs[i].pid);

@@ -6,8 +6,9 @@
  * (main.c), counters and histograms (stats.c), the process table
  * (procs.c), the filter (filter.c), probes and fault classification
  * (probes.c), the page-table walker and fork scan (ptwalk.c, ptwalk.h),
- * the page-table inspector (inspect.c) and the debugfs interface
- * (debugfs.c).  Kernel-version differences are in compat.h alone.
+ * the page-table inspector (inspect.c), the debugfs interface
+ * (debugfs.c) and the cowtrace:* trace events (trace.c,
+ * cowtrace_trace.h).  Kernel-version differences are in compat.h alone.
  */
 #ifndef _COWTRACE_H
 #define _COWTRACE_H

@@ -199,36 +199,69 @@ static int control_open(struct inode *inode, struct file *file)
 	return single_open(file, control_show, NULL);
 }
 
+static int ct_cmd_enable(char *arg)
+{
+	return ct_probes_set_enabled(true);
+}
+
+static int ct_cmd_disable(char *arg)
+{
+	return ct_probes_set_enabled(false);
+}
+
+static int ct_cmd_reset(char *arg)
+{
+	ct_stats_reset();
+	ct_procs_reset();
+	return 0;
+}
+
+static int ct_cmd_filter(char *arg)
+{
+	return ct_filter_set(arg);
+}
+
 /*
- * Commands, one per write: "enable", "disable", "reset", "filter none",
- * "filter pid <pid>", "filter cgroup <path>".  Anything else is -EINVAL
- * and changes nothing; a write longer than the buffer is -E2BIG.
+ * control's commands, one per write: "enable", "disable", "reset",
+ * "filter none", "filter pid <pid>", "filter cgroup <path>".  A word
+ * ending in a space takes the rest of the line (leading spaces skipped)
+ * as its argument; any other is the whole command.
+ */
+static const struct ct_cmd {
+	const char *word;
+	int (*run)(char *arg);	/* 0 or -errno */
+} ct_cmds[] = {
+	{ "enable", ct_cmd_enable },
+	{ "disable", ct_cmd_disable },
+	{ "reset", ct_cmd_reset },
+	{ "filter ", ct_cmd_filter },
+};
+
+/*
+ * One command a write.  Anything else is -EINVAL and changes nothing; a
+ * write longer than the buffer is -E2BIG.
  */
 static ssize_t control_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
+	const struct ct_cmd *c;
 	char buf[CT_CMD_MAX];
-	size_t n;
 	char *cmd;
-	int err = 0;
+	size_t n;
+	int err;
 
 	cmd = ct_copy_cmd(ubuf, count, ppos, buf, sizeof(buf));
 	if (IS_ERR(cmd))
 		return PTR_ERR(cmd);
-	n = str_has_prefix(cmd, "filter ");
-
-	if (!strcmp(cmd, "enable")) {
-		err = ct_probes_set_enabled(true);
-	} else if (!strcmp(cmd, "disable")) {
-		err = ct_probes_set_enabled(false);
-	} else if (!strcmp(cmd, "reset")) {
-		ct_stats_reset();
-		ct_procs_reset();
-	} else if (n) {
-		err = ct_filter_set(skip_spaces(cmd + n));
-	} else {
-		err = -EINVAL;
+	for (c = ct_cmds; c < ct_cmds + ARRAY_SIZE(ct_cmds); c++) {
+		n = strlen(c->word);
+		if (c->word[n - 1] == ' ' ? !strncmp(cmd, c->word, n) :
+		    !strcmp(cmd, c->word))
+			break;
 	}
+	if (c == ct_cmds + ARRAY_SIZE(ct_cmds))
+		return -EINVAL;
+	err = c->run(skip_spaces(cmd + n));
 	if (err)
 		return err;
 	atomic64_inc(&ct_changes);

@@ -97,8 +97,8 @@ MODULE_PARM_DESC(shadow, "Also run the older plan, counting apart, and show both
 enum ct_ctx_kind { CT_CTX_WP = 1, CT_CTX_WP_OLD, CT_CTX_THP, CT_CTX_HUGETLB };
 enum ct_old { CT_OLD_ANON, CT_OLD_ZERO, CT_OLD_FILE };
 
-struct ct_ctx {
-	struct task_struct *task;	/* owner; NULL when free */
+/* A fault's own state, reset whole when its slot is claimed. */
+struct ct_fault {
 	u64 t0;
 	u64 huge_size;
 	struct vm_area_struct *vma;
@@ -117,6 +117,11 @@ struct ct_ctx {
 	bool ksm;
 };
 
+struct ct_ctx {
+	struct task_struct *task;	/* owner; NULL when free */
+	struct ct_fault f;
+};
+
 #define CT_CTX_BITS	10
 #define CT_CTX_SLOTS	BIT(CT_CTX_BITS)
 #define CT_CTX_PROBES	4	/* slots tried from the hash; then missed */
@@ -125,22 +130,12 @@ static struct ct_ctx ct_ctx_table[CT_CTX_SLOTS];
 
 static void ct_ctx_init(struct ct_ctx *c, u8 kind)
 {
-	c->kind = kind;
-	c->t0 = ktime_get_mono_fast_ns();
-	c->huge_size = 0;
-	c->vma = NULL;
-	c->address = 0;
-	c->old_folio = NULL;
-	c->mapcount = 0;
-	c->refcount = 0;
-	c->old = CT_OLD_ANON;
-	c->unshare = false;
-	c->shared_vma = false;
-	c->copy_path = false;
-	c->committed = false;
-	c->thp_reused = false;
-	c->thp_zero = false;
-	c->ksm = false;
+	/* Whole: a field added later cannot be left from the last fault. */
+	c->f = (struct ct_fault){
+		.kind = kind,
+		.t0 = ktime_get_mono_fast_ns(),
+		.old = CT_OLD_ANON,
+	};
 }
 
 NOKPROBE_SYMBOL(ct_ctx_init);
@@ -176,7 +171,7 @@ static struct ct_ctx *ct_ctx_find(u8 kind)
 
 	for (i = 0; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
-		if (READ_ONCE(c->task) == current && (!kind || c->kind == kind))
+		if (READ_ONCE(c->task) == current && (!kind || c->f.kind == kind))
 			return c;
 	}
 	return NULL;
@@ -419,6 +414,31 @@ static bool ct_hit(enum ct_role r)
 
 NOKPROBE_SYMBOL(ct_hit);
 
+/*
+ * An entry handler's start: the run counted in role @r's hits and, for
+ * a task whose events are counted, a slot claimed for a fault of @kind.
+ * NULL: not counted, or no free slot.
+ */
+static struct ct_ctx *ct_fault_begin(enum ct_role r, u8 kind)
+{
+	return ct_hit(r) ? ct_ctx_claim(kind) : NULL;
+}
+
+NOKPROBE_SYMBOL(ct_fault_begin);
+
+/*
+ * A later handler of the same fault (an inner probe, a return handler):
+ * the run counted in role @r's hits, and @current's fault of @kind in
+ * flight, or NULL.
+ */
+static struct ct_ctx *ct_fault_find(enum ct_role r, u8 kind)
+{
+	ct_hit(r);
+	return ct_ctx_find(kind);
+}
+
+NOKPROBE_SYMBOL(ct_fault_find);
+
 /* ---- write-protect fault: shared by both plans ------------------------- */
 
 /* With shadow=1, each plan's write-fault outcomes, counted apart. */
@@ -444,7 +464,7 @@ static DEFINE_PER_CPU(struct ct_shadow_ctr, ct_shadow_ctr);
  */
 static bool ct_shadowed(struct ct_ctx *c, enum ct_shadow_out o)
 {
-	bool old = c->kind == CT_CTX_WP_OLD;
+	bool old = c->f.kind == CT_CTX_WP_OLD;
 
 	if (!READ_ONCE(ct_shadow))
 		return false;
@@ -459,24 +479,24 @@ static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 {
 	unsigned long pfn;
 
-	c->vma = vmf->vma;
-	c->address = vmf->address;
-	c->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
-	c->shared_vma = vmf->vma->vm_flags & (VM_SHARED | VM_MAYSHARE);
+	c->f.vma = vmf->vma;
+	c->f.address = vmf->address;
+	c->f.unshare = vmf->flags & FAULT_FLAG_UNSHARE;
+	c->f.shared_vma = vmf->vma->vm_flags & (VM_SHARED | VM_MAYSHARE);
 	pfn = pte_pfn(vmf->orig_pte);
 	if (is_zero_pfn(pfn)) {
-		c->old = CT_OLD_ZERO;
+		c->f.old = CT_OLD_ZERO;
 	} else if (pfn_valid(pfn)) {
 		struct page *page = pfn_to_page(pfn);
 		struct folio *folio = page_folio(page);
 
-		c->old_folio = folio;
-		c->old = folio_test_anon(folio) ? CT_OLD_ANON : CT_OLD_FILE;
-		c->ksm = folio_test_ksm(folio);
-		c->mapcount = ct_page_mapcount(page);
-		c->refcount = folio_ref_count(folio);
+		c->f.old_folio = folio;
+		c->f.old = folio_test_anon(folio) ? CT_OLD_ANON : CT_OLD_FILE;
+		c->f.ksm = folio_test_ksm(folio);
+		c->f.mapcount = ct_page_mapcount(page);
+		c->f.refcount = folio_ref_count(folio);
 	} else {
-		c->old = CT_OLD_FILE;
+		c->f.old = CT_OLD_FILE;
 	}
 }
 
@@ -485,7 +505,7 @@ NOKPROBE_SYMBOL(ct_wp_record);
 /* An old page's count for a trace event: -1 if there was no page (zero page). */
 static inline int ct_known(const struct ct_ctx *c, unsigned int n)
 {
-	return c->old_folio ? (int)n : -1;
+	return c->f.old_folio ? (int)n : -1;
 }
 
 /* The new page was installed: count what kind of copy it was. */
@@ -495,26 +515,26 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 	enum ct_ev ev;
 	u64 bytes = PAGE_SIZE;
 
-	if (ct_shadowed(c, c->unshare ? CT_S_UNSHARE :
-			   c->old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
-			   c->old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
+	if (ct_shadowed(c, c->f.unshare ? CT_S_UNSHARE :
+			   c->f.old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
+			   c->f.old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
 		return;
 	/*
 	 * do_wp_page() never reuses a KSM page, and counts cow_ksm in
 	 * /proc/vmstat before each copy of one: this copy is also one.
 	 */
-	if (c->ksm)
+	if (c->f.ksm)
 		ct_account(p, CT_KSM_COPIES, 1);
-	if (c->unshare) {
+	if (c->f.unshare) {
 		ct_account(p, CT_UNSHARES, 1);
 		o = CT_OUT_COPY;
 		ev = CT_EV_UNSHARE;
-	} else if (c->old == CT_OLD_ZERO) {
+	} else if (c->f.old == CT_OLD_ZERO) {
 		ct_account(p, CT_ZERO_FILLS, 1);
 		o = CT_OUT_ZERO_FILL;
 		ev = CT_EV_ZERO_FILL;
 		bytes = 0;
-	} else if (c->old == CT_OLD_FILE) {
+	} else if (c->f.old == CT_OLD_FILE) {
 		ct_account(p, CT_FILE_COPIES, 1);
 		o = CT_OUT_FILE_COPY;
 		ev = CT_EV_FILE_COPY;
@@ -525,10 +545,10 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 	}
 	if (bytes)
 		ct_account(p, CT_BYTES_COPIED, bytes);
-	ct_hist_add(o, c->mapcount, c->refcount,
-		    ktime_get_mono_fast_ns() - c->t0);
-	trace_cow_fault(c->vma, c->address, ev, bytes, ct_known(c, c->mapcount),
-			ct_known(c, c->refcount), c->t0);
+	ct_hist_add(o, c->f.mapcount, c->f.refcount,
+		    ktime_get_mono_fast_ns() - c->f.t0);
+	trace_cow_fault(c->f.vma, c->f.address, ev, bytes, ct_known(c, c->f.mapcount),
+			ct_known(c, c->f.refcount), c->f.t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_commit);
@@ -538,21 +558,21 @@ static void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
 {
 	enum ct_outcome o;
 
-	if (ct_shadowed(c, c->shared_vma ? CT_S_SHARED_WRITE : CT_S_REUSE))
+	if (ct_shadowed(c, c->f.shared_vma ? CT_S_SHARED_WRITE : CT_S_REUSE))
 		return;
-	if (c->shared_vma) {
+	if (c->f.shared_vma) {
 		ct_account(p, CT_SHARED_WRITES, 1);
 		o = CT_OUT_SHARED_WRITE;
 	} else {
 		ct_account(p, CT_REUSES, 1);
 		o = CT_OUT_REUSE;
 	}
-	ct_hist_add(o, c->mapcount, c->refcount,
-		    ktime_get_mono_fast_ns() - c->t0);
-	trace_cow_fault(c->vma, c->address,
-			c->shared_vma ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0,
-			ct_known(c, c->mapcount), ct_known(c, c->refcount),
-			c->t0);
+	ct_hist_add(o, c->f.mapcount, c->f.refcount,
+		    ktime_get_mono_fast_ns() - c->f.t0);
+	trace_cow_fault(c->f.vma, c->f.address,
+			c->f.shared_vma ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0,
+			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
+			c->f.t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_reuse);
@@ -562,11 +582,11 @@ static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
 	if (ct_shadowed(c, CT_S_RACE))
 		return;
 	ct_account(p, CT_COW_RACES, 1);
-	ct_hist_add(CT_OUT_RACE, c->mapcount, c->refcount,
-		    ktime_get_mono_fast_ns() - c->t0);
-	trace_cow_fault(c->vma, c->address, CT_EV_RACE, 0,
-			ct_known(c, c->mapcount), ct_known(c, c->refcount),
-			c->t0);
+	ct_hist_add(CT_OUT_RACE, c->f.mapcount, c->f.refcount,
+		    ktime_get_mono_fast_ns() - c->f.t0);
+	trace_cow_fault(c->f.vma, c->f.address, CT_EV_RACE, 0,
+			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
+			c->f.t0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_race);
@@ -600,7 +620,7 @@ static struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
 {
 	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
 
-	return c && c->vma == vma && c->address == address ? c : NULL;
+	return c && c->f.vma == vma && c->f.address == address ? c : NULL;
 }
 
 NOKPROBE_SYMBOL(ct_wp_mine);
@@ -623,7 +643,7 @@ static notrace void ct_commit_hook(unsigned long arg0, unsigned long address,
 	} else if (ct_in(CT_R_HUGETLB_WP, parent)) {
 		c = ct_ctx_find(CT_CTX_HUGETLB);
 		if (c)
-			c->committed = true;
+			c->f.committed = true;
 	}
 }
 
@@ -643,7 +663,7 @@ static notrace void ct_reuse_hook(unsigned long arg0, unsigned long address,
 	c = ct_wp_mine((struct vm_area_struct *)arg0, address);
 	if (!c)
 		return;
-	if (!c->unshare)
+	if (!c->f.unshare)
 		ct_wp_count_reuse(c, ct_proc_current());
 	ct_ctx_release(c);
 }
@@ -665,7 +685,7 @@ static notrace void ct_race_hook(unsigned long arg0, unsigned long arg1,
 	if (!ct_hit(CT_P_RACE) || !ct_in_cow(parent))
 		return;
 	c = ct_ctx_find(CT_CTX_WP);
-	if (!c || folio == c->old_folio || folio_test_large(folio) ||
+	if (!c || folio == c->f.old_folio || folio_test_large(folio) ||
 	    READ_ONCE(folio->mapping) || !folio_test_uptodate(folio))
 		return;
 	ct_wp_count_race(c, ct_proc_current());
@@ -686,9 +706,7 @@ static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	struct ct_ctx *c;
 
-	if (!ct_hit(CT_P_WP_LEGACY))
-		return 1;
-	c = ct_ctx_claim(CT_CTX_WP_OLD);
+	c = ct_fault_begin(CT_P_WP_LEGACY, CT_CTX_WP_OLD);
 	if (!c)
 		return 1;
 	ct_wp_record(c, vmf);
@@ -700,13 +718,13 @@ NOKPROBE_SYMBOL(ct_wp_entry);
 static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
 			  struct ct_proc *p)
 {
-	if (c->committed)
+	if (c->f.committed)
 		ct_wp_count_commit(c, p);
 	else if (ret & (VM_FAULT_ERROR | VM_FAULT_RETRY | VM_FAULT_NOPAGE))
 		return;
-	else if (c->copy_path)
+	else if (c->f.copy_path)
 		ct_wp_count_race(c, p);
-	else if (!c->unshare)
+	else if (!c->f.unshare)
 		ct_wp_count_reuse(c, p);
 }
 
@@ -716,8 +734,7 @@ static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_WP_LEGACY);
-	c = ct_ctx_find(CT_CTX_WP_OLD);
+	c = ct_fault_find(CT_P_WP_LEGACY, CT_CTX_WP_OLD);
 	if (!c)
 		return 0;
 	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs),
@@ -733,10 +750,9 @@ static int ct_copy_path_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_COPY_PATH);
-	c = ct_ctx_find(CT_CTX_WP_OLD);
+	c = ct_fault_find(CT_P_COPY_PATH, CT_CTX_WP_OLD);
 	if (c)
-		c->copy_path = true;
+		c->f.copy_path = true;
 	return 0;
 }
 
@@ -747,10 +763,9 @@ static int ct_new_anon_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_NEW_ANON);
-	c = ct_ctx_find(CT_CTX_WP_OLD);
+	c = ct_fault_find(CT_P_NEW_ANON, CT_CTX_WP_OLD);
 	if (c)
-		c->committed = true;
+		c->f.committed = true;
 	return 0;
 }
 
@@ -807,16 +822,14 @@ static int ct_thp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	struct ct_ctx *c;
 
-	if (!ct_hit(CT_P_THP))
-		return 1;
-	c = ct_ctx_claim(CT_CTX_THP);
+	c = ct_fault_begin(CT_P_THP, CT_CTX_THP);
 	if (!c)
 		return 1;
-	c->unshare = vmf->flags & FAULT_FLAG_UNSHARE;
-	c->vma = vmf->vma;
-	c->address = vmf->address;
+	c->f.unshare = vmf->flags & FAULT_FLAG_UNSHARE;
+	c->f.vma = vmf->vma;
+	c->f.address = vmf->address;
 	/* The huge zero page is not anonymous: its fallback is no split. */
-	c->thp_zero = !PageAnon(pmd_page(vmf->orig_pmd));
+	c->f.thp_zero = !PageAnon(pmd_page(vmf->orig_pmd));
 	return 0;
 }
 
@@ -827,18 +840,17 @@ static int ct_thp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_THP);
-	c = ct_ctx_find(CT_CTX_THP);
+	c = ct_fault_find(CT_P_THP, CT_CTX_THP);
 	if (!c)
 		return 0;
-	if ((ret & VM_FAULT_FALLBACK) && !c->thp_zero) {
+	if ((ret & VM_FAULT_FALLBACK) && !c->f.thp_zero) {
 		ct_account(ct_proc_current(), CT_THP_SPLITS, 1);
-		trace_cow_fault(c->vma, c->address, CT_EV_THP_SPLIT, 0, -1, -1,
-				c->t0);
-	} else if (c->thp_reused && !c->unshare) {
+		trace_cow_fault(c->f.vma, c->f.address, CT_EV_THP_SPLIT, 0, -1, -1,
+				c->f.t0);
+	} else if (c->f.thp_reused && !c->f.unshare) {
 		ct_account(ct_proc_current(), CT_THP_REUSES, 1);
-		trace_cow_fault(c->vma, c->address, CT_EV_THP_REUSE, 0, -1, -1,
-				c->t0);
+		trace_cow_fault(c->f.vma, c->f.address, CT_EV_THP_REUSE, 0, -1, -1,
+				c->f.t0);
 	}
 	ct_ctx_release(c);
 	return 0;
@@ -855,7 +867,7 @@ static notrace void ct_thp_reuse_hook(unsigned long arg0, unsigned long arg1,
 		return;
 	c = ct_ctx_find(CT_CTX_THP);
 	if (c)
-		c->thp_reused = true;
+		c->f.thp_reused = true;
 }
 
 NOKPROBE_SYMBOL(ct_thp_reuse_hook);
@@ -870,16 +882,14 @@ static int ct_hugetlb_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ct_ctx *c;
 
 	ct_hugetlb_wp_args(regs, &vma, &address, &flags);
-	if (!ct_hit(CT_P_HUGETLB))
-		return 1;
-	c = ct_ctx_claim(CT_CTX_HUGETLB);
+	c = ct_fault_begin(CT_P_HUGETLB, CT_CTX_HUGETLB);
 	if (!c)
 		return 1;
-	c->unshare = flags & FAULT_FLAG_UNSHARE;
-	c->huge_size = vma_kernel_pagesize(vma);
-	c->vma = vma;
+	c->f.unshare = flags & FAULT_FLAG_UNSHARE;
+	c->f.huge_size = vma_kernel_pagesize(vma);
+	c->f.vma = vma;
 	/* The huge page's start (6.12 passes only that). */
-	c->address = address & ~(c->huge_size - 1);
+	c->f.address = address & ~(c->f.huge_size - 1);
 	return 0;
 }
 
@@ -890,17 +900,16 @@ static int ct_hugetlb_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct ct_ctx *c;
 	struct ct_proc *p;
 
-	ct_hit(CT_P_HUGETLB);
-	c = ct_ctx_find(CT_CTX_HUGETLB);
+	c = ct_fault_find(CT_P_HUGETLB, CT_CTX_HUGETLB);
 	if (!c)
 		return 0;
-	if (c->committed) {
+	if (c->f.committed) {
 		p = ct_proc_current();
-		ct_account(p, c->unshare ? CT_UNSHARES : CT_HUGETLB_COPIES, 1);
-		ct_account(p, CT_BYTES_COPIED, c->huge_size);
-		trace_cow_fault(c->vma, c->address,
-				c->unshare ? CT_EV_UNSHARE : CT_EV_HUGETLB_COPY,
-				c->huge_size, -1, -1, c->t0);
+		ct_account(p, c->f.unshare ? CT_UNSHARES : CT_HUGETLB_COPIES, 1);
+		ct_account(p, CT_BYTES_COPIED, c->f.huge_size);
+		trace_cow_fault(c->f.vma, c->f.address,
+				c->f.unshare ? CT_EV_UNSHARE : CT_EV_HUGETLB_COPY,
+				c->f.huge_size, -1, -1, c->f.t0);
 	}
 	ct_ctx_release(c);
 	return 0;
@@ -913,10 +922,9 @@ static int ct_hugetlb_commit_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct ct_ctx *c;
 
-	ct_hit(CT_P_HUGETLB_COMMIT);
-	c = ct_ctx_find(CT_CTX_HUGETLB);
+	c = ct_fault_find(CT_P_HUGETLB_COMMIT, CT_CTX_HUGETLB);
 	if (c)
-		c->committed = true;
+		c->f.committed = true;
 	return 0;
 }
 

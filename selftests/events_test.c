@@ -85,6 +85,7 @@ static int tracefs_ready(void)
 	return access(TRACEFS "/events", F_OK) ? -errno : 0;
 }
 
+/* ct_write_file(), but O_TRUNC: a tracefs "trace" file opened so is cleared. */
 static int write_path(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC);
@@ -95,41 +96,6 @@ static int write_path(const char *path, const char *text)
 	n = write(fd, text, strlen(text));
 	close(fd);
 	return n == (ssize_t)strlen(text) ? 0 : -EIO;
-}
-
-/* The whole of @path, NUL-terminated, or NULL (errno set). */
-static char *read_path(const char *path, size_t *lenp)
-{
-	size_t len = 0, cap = 1 << 20;
-	char *buf = malloc(cap);
-	ssize_t n;
-	int fd;
-
-	if (!buf)
-		return NULL;
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		free(buf);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap *= 2);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return NULL;
-			}
-			buf = nb;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (lenp)
-		*lenp = len;
-	return buf;
 }
 
 /* An instance of the tracing buffer, private to this test. */
@@ -158,7 +124,7 @@ static char *inst_read(const struct inst *in, const char *rel)
 
 	if (inst_path(in, rel, path, sizeof(path)))
 		return NULL;
-	return read_path(path, NULL);
+	return ct_slurp(path, NULL);
 }
 
 /*
@@ -561,7 +527,7 @@ static char *page_align(char *p)
 /* The device and inode /proc/self/maps shows for the mapping at @addr. */
 static int maps_file_id(const char *addr, struct layout *l)
 {
-	char *text = read_path("/proc/self/maps", NULL), *line;
+	char *text = ct_slurp("/proc/self/maps", NULL), *line;
 	unsigned long start;
 	int ret = -1;
 

@@ -10,7 +10,7 @@
 #   make check-debug      the selftests under a KASAN/lockdep/kmemleak kernel
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (instruction counting)
-#   make case-plots       the Redis BGSAVE timelines in both guests (gnuplot PNGs)
+#   make case-plots       the Redis and Python timelines in both guests (gnuplot PNGs)
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into
@@ -196,8 +196,8 @@ demo:
 bench: build/cowbench
 	scripts/bench/run-guests
 
-# The Redis BGSAVE timelines (cowstat every 100 ms) in both guests:
-# Documentation/cases/redis-timeline-KERNEL.png.
+# The Redis BGSAVE and Python warm-up timelines (cowstat every 100 ms) in both guests:
+# Documentation/cases/{redis,python}-timeline-*KERNEL.png (COWTRACE_CASES=redis or python: one).
 case-plots: build/cowstat
 	scripts/cases/run-timelines
 

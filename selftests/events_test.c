@@ -459,7 +459,46 @@ static void races(void)
 	}
 }
 
-/* Every claim's scenario, one after the other; a THP reuse; races. */
+/*
+ * 16 pages a fork shares written with O_DIRECT to a zram disk: since 6.5
+ * the block layer pins them read-only, and each is unshared first
+ * (Documentation/cowtrace.rst, "KSM, swap, unshare and mTHP").  Skipped
+ * without zram.
+ */
+static void unshares(void)
+{
+	size_t len = 16 * ct_page_size();
+	char *buf = ct_map_anon(16, true), dev[32];
+	int id, fd, go[2];
+	bool loaded;
+	pid_t pid;
+
+	if (!buf || pipe(go))
+		_exit(5);
+	id = ct_zram_add("16M", &loaded);
+	if (id < 0)
+		return;
+	snprintf(dev, sizeof(dev), "/dev/zram%d", id);
+	fd = open(dev, O_WRONLY | O_DIRECT);
+	pid = fd < 0 ? -1 : fork();
+	if (pid == 0) {
+		ct_recv(go[0]);
+		_exit(0);
+	}
+	if (pid < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len)
+		_exit(5);
+	ct_send(go[1]);
+	if (waitpid(pid, NULL, 0) != pid)
+		_exit(5);
+	close(fd);
+	close(go[0]);
+	close(go[1]);
+	munmap(buf, len);
+	if (ct_zram_remove(id, loaded))
+		_exit(5);
+}
+
+/* Every claim's scenario, one after the other; a THP reuse; races; unshares. */
 static void all_claims(void *arg)
 {
 	static struct claim c;
@@ -474,6 +513,7 @@ static void all_claims(void *arg)
 	if (ct_have_thp())
 		thp_reuse();
 	races();
+	unshares();
 }
 
 static void read_totals(unsigned long long *v)
@@ -820,6 +860,8 @@ TEST_F_TIMEOUT(events, per_outcome_equal_counters, 900)
 		EXPECT_LT(0, d[C_THP_SPLITS]);
 		EXPECT_LT(0, d[C_THP_REUSES]);
 	}
+	if (ct_kernel_at_least(6, 5))
+		EXPECT_LT(0, d[C_UNSHARES]);
 	/* Races are provoked, in bounded trials; two vCPUs make them likely. */
 	if (d[C_COW_RACES] != CT_UNSET && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
 		EXPECT_LT(0, d[C_COW_RACES]);

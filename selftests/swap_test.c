@@ -52,19 +52,9 @@ FIXTURE(swap) {
 	bool pinned;
 };
 
-static int sh(const char *fmt, const char *arg)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), fmt, arg);
-	return system(cmd);
-}
-
 FIXTURE_SETUP(swap)
 {
-	char path[128], id[16];
-	int fd;
-	ssize_t n;
+	char cmd[64];
 
 	self->id = -1;
 	/*
@@ -85,23 +75,12 @@ FIXTURE_SETUP(swap)
 		ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
 		self->pinned = true;
 	}
-	if (access("/sys/class/zram-control", F_OK)) {
-		ASSERT_EQ(0, sh("modprobe zram num_devices=0%s", ""))
-			TH_LOG("modprobe zram");
-		self->zram_loaded = true;
-	}
 	/* A device of the test's own. */
-	fd = open("/sys/class/zram-control/hot_add", O_RDONLY);
-	ASSERT_LE(0, fd);
-	n = read(fd, id, sizeof(id) - 1);
-	close(fd);
-	ASSERT_LT(0, n);
-	id[n] = '\0';
-	self->id = atoi(id);
+	self->id = ct_zram_add("32M", &self->zram_loaded);
+	ASSERT_LE(0, self->id) TH_LOG("zram: %s", strerror(-self->id));
 	snprintf(self->dev, sizeof(self->dev), "/dev/zram%d", self->id);
-	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", self->id);
-	ASSERT_EQ(0, ct_write_file(path, "32M"));
-	ASSERT_EQ(0, sh("mkswap %s >/dev/null", self->dev));
+	snprintf(cmd, sizeof(cmd), "mkswap %s >/dev/null", self->dev);
+	ASSERT_EQ(0, system(cmd));
 	ASSERT_EQ(0, swapon(self->dev, 0)) TH_LOG("swapon: %s", strerror(errno));
 	self->on = true;
 	ASSERT_EQ(0, ct_load(""));
@@ -109,8 +88,6 @@ FIXTURE_SETUP(swap)
 
 FIXTURE_TEARDOWN(swap)
 {
-	char path[128], id[16];
-
 	/* The child first; a puppet never started is not asked. */
 	if (self->started && self->pp[1].pid > 0)
 		ct_puppet_do(&self->pp[1], CT_OP_QUIT, 0, 0);
@@ -119,14 +96,8 @@ FIXTURE_TEARDOWN(swap)
 	EXPECT_EQ(0, ct_unload());
 	if (self->on)
 		EXPECT_EQ(0, swapoff(self->dev)) TH_LOG("swapoff: %s", strerror(errno));
-	if (self->id >= 0) {
-		snprintf(path, sizeof(path), "/sys/block/zram%d/reset", self->id);
-		EXPECT_EQ(0, ct_write_file(path, "1"));
-		snprintf(id, sizeof(id), "%d", self->id);
-		EXPECT_EQ(0, ct_write_file("/sys/class/zram-control/hot_remove", id));
-	}
-	if (self->zram_loaded)
-		EXPECT_EQ(0, sh("modprobe -r zram%s", ""));
+	if (self->id >= 0)
+		EXPECT_EQ(0, ct_zram_remove(self->id, self->zram_loaded));
 	if (self->pinned)
 		EXPECT_EQ(0, sched_setaffinity(0, sizeof(self->cpus), &self->cpus));
 }

@@ -148,6 +148,19 @@ void ct_load_bytes(const char *p, size_t len, size_t step);
 void ct_send(int fd);
 void ct_recv(int fd);
 
+/*
+ * A zram block device of the test's own, @disksize bytes ("32M"): zram
+ * loaded first (with no device of its own) if it was not, which sets
+ * *@loaded.  Returns its number N (/dev/zramN), or -errno with nothing
+ * of it left behind.
+ */
+int ct_zram_add(const char *disksize, bool *loaded);
+/* Reset and remove zram device @id; unload zram if @loaded.  0 or -errno. */
+int ct_zram_remove(int id, bool loaded);
+
+/* Is the running kernel @major.@minor or later (uname)? */
+bool ct_kernel_at_least(int major, int minor);
+
 /* An anonymous private mapping of @pages pages, THP off, all written. */
 char *ct_map_anon(size_t pages, bool touch);
 
@@ -216,6 +229,7 @@ enum ct_op {
 	CT_OP_FORK_EXEC = 'E',	/* fork a child that execs true; wait */
 	CT_OP_VMSPLICE = 'V',	/* vmsplice pages [a, b) into a pipe kept */
 	CT_OP_VFORK = 'v',	/* vfork() a child that exits at once */
+	CT_OP_PWRITE = 'P',	/* pwrite() pages [a, b) to fd c at offset 0 */
 };
 
 /* Set up @n puppets; the region they act on is @buf. */
@@ -224,8 +238,9 @@ void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
 pid_t ct_puppet_start(struct ct_puppet *p);
 /*
  * ct_puppet_do(p, op, a, b[, c]): have puppet @p do @op with arguments
- * @a, @b and @c (0 when left out: only CT_OP_MADVISE uses it); returns
- * its answer (a pid for CT_OP_FORK).
+ * @a, @b and @c (0 when left out: only CT_OP_MADVISE and CT_OP_PWRITE
+ * use it); returns its answer (a pid for CT_OP_FORK, bytes written or
+ * -errno for CT_OP_PWRITE).
  */
 long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
 #define ct_puppet_do(p, op, a, b, ...) \

@@ -655,6 +655,71 @@ void ct_recv(int fd)
 		_exit(91);
 }
 
+bool ct_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma, mi;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+static int ct_zram_hot_add(const char *disksize)
+{
+	char path[128], id[16];
+	ssize_t n;
+	int fd, ret;
+
+	fd = open("/sys/class/zram-control/hot_add", O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, id, sizeof(id) - 1);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (n <= 0)
+		return ret ?: -EIO;
+	id[n] = '\0';
+	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", atoi(id));
+	ret = ct_write_file(path, disksize);
+	if (ret) {
+		ct_zram_remove(atoi(id), false);
+		return ret;
+	}
+	return atoi(id);
+}
+
+int ct_zram_add(const char *disksize, bool *loaded)
+{
+	int id;
+
+	*loaded = false;
+	if (access("/sys/class/zram-control", F_OK)) {
+		if (system("modprobe zram num_devices=0"))
+			return -ENODEV;
+		*loaded = true;
+	}
+	id = ct_zram_hot_add(disksize);
+	/* Nothing of it is left on failure. */
+	if (id < 0 && *loaded && !system("modprobe -r zram"))
+		*loaded = false;
+	return id;
+}
+
+int ct_zram_remove(int id, bool loaded)
+{
+	char path[128], num[16];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/block/zram%d/reset", id);
+	ret = ct_write_file(path, "1");
+	snprintf(num, sizeof(num), "%d", id);
+	ret = ct_write_file("/sys/class/zram-control/hot_remove", num) ?: ret;
+	if (loaded && system("modprobe -r zram"))
+		ret = ret ?: -EBUSY;
+	return ret;
+}
+
 char *ct_map_anon(size_t pages, bool touch)
 {
 	size_t len = pages * ct_page_size();
@@ -768,6 +833,10 @@ static void ct_puppet_loop(struct ct_puppet *p)
 				ret = vmsplice(fds[1], &iov, 1, 0);
 			break;
 		}
+		case CT_OP_PWRITE:
+			ret = pwrite(m.c, ct_puppet_buf + m.a * ps, (m.b - m.a) * ps, 0);
+			ret = ret < 0 ? -errno : ret;
+			break;
 		case CT_OP_QUIT:
 			while (wait(NULL) > 0)
 				;

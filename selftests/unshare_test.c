@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unshare faults (issue 17, item 7), taken by a real read-only pin: an
+ * O_DIRECT write from anonymous memory that a fork shares.  The block
+ * layer takes the user pages of a direct write with
+ * iov_iter_extract_pages(), FOLL_PIN without FOLL_WRITE, since 6.5:
+ * GUP must not pin a shared anonymous page read-only (the pin would see
+ * a later copy-on-write replace it), so it first faults it with
+ * FAULT_FLAG_UNSHARE, and do_wp_page() gives the writer a copy of its
+ * own, mapped read-only.  Older kernels (6.1) took the same pages with
+ * a plain reference (FOLL_GET): no unshare.
+ *
+ * The kernel's own witness is the child's smaps: each page the parent
+ * unshared leaves the child's old page mapped by the child alone, so its
+ * Private_Dirty grows by a page.  Then the parent writes the same pages:
+ * a page it unshared is its own (a reuse, pgreuse witnesses it), a page
+ * it did not is still shared (a copy): the positive control on both
+ * kernels.  The device is a zram disk of the test's own; both probe
+ * plans are run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowtrace_test.h"
+
+#define N 64
+#define K 16
+
+FIXTURE(unshare) {
+	int id;
+	bool zram_loaded;
+	int fd;
+	struct ct_puppet pp[2];
+	bool started;
+};
+
+/* Both plans count unshares: the default one and legacy_probes=1. */
+FIXTURE_VARIANT(unshare) {
+	const char *params;
+};
+
+FIXTURE_VARIANT_ADD(unshare, default_plan) {
+	.params = "",
+};
+
+FIXTURE_VARIANT_ADD(unshare, legacy_plan) {
+	.params = "legacy_probes=1",
+};
+
+FIXTURE_SETUP(unshare)
+{
+	char dev[32];
+
+	self->fd = -1;
+	self->id = ct_zram_add("16M", &self->zram_loaded);
+	ASSERT_LE(0, self->id) TH_LOG("zram: %s", strerror(-self->id));
+	snprintf(dev, sizeof(dev), "/dev/zram%d", self->id);
+	/* Opened here: the puppets, forked later, inherit it. */
+	self->fd = open(dev, O_WRONLY | O_DIRECT);
+	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", dev, strerror(errno));
+	/*
+	 * pwrite() bound now: the binary binds lazily, and the puppet's
+	 * first call would write its GOT slot, a page the fork shares (one
+	 * copy more, seen in the child's Private_Dirty too).
+	 */
+	ASSERT_EQ(0, pwrite(self->fd, dev, 0, 0));
+	ASSERT_EQ(0, ct_load(variant->params));
+}
+
+FIXTURE_TEARDOWN(unshare)
+{
+	if (self->started && self->pp[1].pid > 0)
+		ct_puppet_do(&self->pp[1], CT_OP_QUIT, 0, 0);
+	if (self->started)
+		ct_puppet_do(&self->pp[0], CT_OP_QUIT, 0, 0);
+	EXPECT_EQ(0, ct_unload());
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->id >= 0)
+		EXPECT_EQ(0, ct_zram_remove(self->id, self->zram_loaded));
+}
+
+/* @pid's Private_Dirty, in pages. */
+static long long private_dirty(pid_t pid)
+{
+	char path[64];
+	long long kb;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	kb = ct_file_field(path, "Private_Dirty");
+	return kb < 0 ? -1 : kb * 1024 / (long long)ct_page_size();
+}
+
+static unsigned long long d(const struct ct_row *a, const struct ct_row *b,
+			    enum ct_col c)
+{
+	return b->v[c] - a->v[c];
+}
+
+TEST_F_TIMEOUT(unshare, direct_write_from_fork_shared_memory, 300)
+{
+	char *buf = ct_map_anon(N, false);
+	struct ct_row pa, pb, pc, ca, cb;
+	long long dirty_a, dirty_b, reuse_a, reuse_b;
+	unsigned long long want = ct_kernel_at_least(6, 5) ? K : 0;
+	size_t ps = ct_page_size();
+	pid_t parent, child;
+	int moved;
+
+	ASSERT_NE(NULL, buf);
+	ct_puppets_init(self->pp, 2, buf);
+	parent = ct_puppet_start(&self->pp[0]);
+	self->started = parent > 0;
+	ASSERT_LT(0, parent);
+	ct_warm();
+	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, N));
+	child = ct_puppet_do(&self->pp[0], CT_OP_FORK, 1, 0);
+	ASSERT_LT(0, child);
+
+	ASSERT_EQ(0, ct_proc_or_zero(parent, &pa));
+	ASSERT_EQ(0, ct_proc_or_zero(child, &ca));
+	dirty_a = private_dirty(child);
+	ASSERT_EQ((long)(K * ps), ct_puppet_do(&self->pp[0], CT_OP_PWRITE, 0, K,
+					       self->fd));
+	ASSERT_EQ(0, ct_proc_or_zero(parent, &pb));
+	dirty_b = private_dirty(child);
+	TH_LOG("direct write of %d shared pages: unshares +%llu (expected %llu), %s +%lld pages",
+	       K, d(&pa, &pb, C_UNSHARES), want, "the child's Private_Dirty",
+	       dirty_b - dirty_a);
+	EXPECT_EQ(want, d(&pa, &pb, C_UNSHARES));
+	EXPECT_EQ((long long)d(&pa, &pb, C_UNSHARES), dirty_b - dirty_a);
+	EXPECT_EQ(want * ps, d(&pa, &pb, C_BYTES_COPIED));
+	moved = ct_first_moved(pa.v, pb.v, 1UL << C_UNSHARES | 1UL << C_BYTES_COPIED);
+	EXPECT_EQ(-1, moved) TH_LOG("moved: %s", ct_col_names[moved]);
+
+	/* The parent writes them: its own now (reuse), or still shared (copy). */
+	reuse_a = ct_vmstat("pgreuse");
+	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, K));
+	reuse_b = ct_vmstat("pgreuse");
+	ASSERT_EQ(0, ct_proc_or_zero(parent, &pc));
+	TH_LOG("then written: copies +%llu reuses +%llu (pgreuse +%lld)",
+	       d(&pb, &pc, C_COPIES), d(&pb, &pc, C_REUSES), reuse_b - reuse_a);
+	EXPECT_EQ(K - want, d(&pb, &pc, C_COPIES));
+	EXPECT_EQ(want, d(&pb, &pc, C_REUSES));
+	EXPECT_EQ((long long)want, reuse_b - reuse_a);
+	moved = ct_first_moved(pb.v, pc.v, 1UL << C_COPIES | 1UL << C_REUSES |
+			       1UL << C_BYTES_COPIED);
+	EXPECT_EQ(-1, moved) TH_LOG("moved: %s", ct_col_names[moved]);
+
+	/* The child did nothing, and nothing was counted for it. */
+	ASSERT_EQ(0, ct_proc_or_zero(child, &cb));
+	moved = ct_first_moved(ca.v, cb.v, 0);
+	EXPECT_EQ(-1, moved) TH_LOG("child moved: %s", ct_col_names[moved]);
+}
+
+TEST_HARNESS_MAIN

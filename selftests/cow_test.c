@@ -61,21 +61,9 @@ static int others_zero(const struct ct_row *a, const struct ct_row *b,
  */
 static long long rss_anon_pages(pid_t pid)
 {
-	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
+	long long kb = ct_rollup_kb(pid, "Anonymous");
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "\nAnonymous:");
-	return p ? strtoll(p + 11, NULL, 10) * 1024 / (long long)ct_page_size() : -1;
+	return kb < 0 ? -1 : kb * 1024 / (long long)ct_page_size();
 }
 
 /*

@@ -43,27 +43,6 @@
 #define MEM_MAX "10M"		/* P's 8 MiB, its own pages, and room for some copies */
 #define CHUNK 64		/* pages per command to C */
 
-/* A "Name:  N kB" field of /proc/PID/smaps_rollup, in kB; -1 if absent. */
-static long long rollup_kb(pid_t pid, const char *name)
-{
-	static char buf[4096];
-	char path[64], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, name);
-	return p ? strtoll(p + strlen(name), NULL, 10) : -1;
-}
-
 /* A "name N" line of a cgroup file; -1 if absent. */
 static long long cg_field(const char *file, const char *name)
 {
@@ -214,8 +193,8 @@ TEST_F_TIMEOUT(memcg, cow_storm_oom_kill, 600)
 	ASSERT_EQ(sizeof(c), read(self->info[0], &c, sizeof(c)));
 	ct_recv(self->ack[0]);		/* C is ready */
 	ASSERT_EQ(0, ct_proc_or_zero(c, &a));
-	pd0 = rollup_kb(c, "Private_Dirty:");
-	pss0 = rollup_kb(c, "Pss:");
+	pd0 = ct_rollup_kb(c, "Private_Dirty");
+	pss0 = ct_rollup_kb(c, "Pss");
 	ASSERT_LE(0, pd0);
 	ASSERT_LE(0, pss0);
 	EXPECT_EQ(0, cg_field("memory.events", "oom_kill"));
@@ -227,8 +206,8 @@ TEST_F_TIMEOUT(memcg, cow_storm_oom_kill, 600)
 			break;			/* C is gone */
 		chunks++;
 		ASSERT_EQ(0, ct_proc(c, &b));
-		pd = rollup_kb(c, "Private_Dirty:");
-		pss = rollup_kb(c, "Pss:");
+		pd = ct_rollup_kb(c, "Private_Dirty");
+		pss = ct_rollup_kb(c, "Pss");
 		done = __atomic_load_n(self->progress, __ATOMIC_ACQUIRE);
 		ASSERT_GT(M, done)
 			TH_LOG("C copied all %d pages: no OOM under memory.max " MEM_MAX, M);

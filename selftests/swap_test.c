@@ -105,11 +105,8 @@ FIXTURE_TEARDOWN(swap)
 /* Pages of @pid out on swap (smaps_rollup's Swap). */
 static long long swapped(pid_t pid)
 {
-	char path[64];
-	long long kb;
+	long long kb = ct_rollup_kb(pid, "Swap");
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	kb = ct_file_field(path, "Swap");
 	return kb < 0 ? -1 : kb * 1024 / (long long)ct_page_size();
 }
 

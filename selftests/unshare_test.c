@@ -87,11 +87,8 @@ FIXTURE_TEARDOWN(unshare)
 /* @pid's Private_Dirty, in pages. */
 static long long private_dirty(pid_t pid)
 {
-	char path[64];
-	long long kb;
+	long long kb = ct_rollup_kb(pid, "Private_Dirty");
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	kb = ct_file_field(path, "Private_Dirty");
 	return kb < 0 ? -1 : kb * 1024 / (long long)ct_page_size();
 }
 

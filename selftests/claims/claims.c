@@ -94,25 +94,6 @@ static long long d(const struct ct_row *a, const struct ct_row *b,
 	return (long long)(b->v[col] - a->v[col]);
 }
 
-/* A "Key:   N kB" field of /proc/PID/FILE, in kB; -1 if absent. */
-static long long proc_kb(pid_t pid, const char *file, const char *key)
-{
-	char path[64], line[256];
-	size_t len = strlen(key);
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			v = strtoll(line + len + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* Puppets over a fresh mapping of @pages; puppet 0 (the parent) started. */
 static struct ct_puppet *world(char *buf, int n)
 {
@@ -172,11 +153,11 @@ static void claim_c1(struct claim *c)
 		return;
 	}
 	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N);
-	rss = proc_kb(pp[0].pid, "smaps_rollup", "Anonymous") * 1024 / (long long)ps;
+	rss = ct_rollup_kb(pp[0].pid, "Anonymous") * 1024 / (long long)ps;
 	a = row(pp[0].pid);
 	ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
 	b = row(pp[0].pid);
-	c->c1.rss_after = proc_kb(pp[0].pid, "smaps_rollup", "Anonymous") * 1024 / (long long)ps;
+	c->c1.rss_after = ct_rollup_kb(pp[0].pid, "Anonymous") * 1024 / (long long)ps;
 	ch = row(pp[1].pid);
 	shared = d(&a, &b, C_SHARED);
 	first = d(&a, &b, C_SHARED_FIRST);
@@ -355,8 +336,8 @@ static void claim_c3(struct claim *c)
 
 static long long pss_kb(pid_t a, pid_t b)
 {
-	return proc_kb(a, "smaps_rollup", "Pss_Anon") +
-	       proc_kb(b, "smaps_rollup", "Pss_Anon");
+	return ct_rollup_kb(a, "Pss_Anon") +
+	       ct_rollup_kb(b, "Pss_Anon");
 }
 
 static void claim_c4(struct claim *c)
@@ -417,16 +398,16 @@ static void claim_c5(struct claim *c)
 	 * faults), so it can catch up during the writes with pages the child
 	 * faulted in before them (656 KiB once, on 6.1).
 	 */
-	rss0 = proc_kb(child, "smaps_rollup", "Rss");
-	cpd0 = proc_kb(child, "smaps_rollup", "Private_Dirty");
-	ppd0 = proc_kb(parent, "smaps_rollup", "Private_Dirty");
+	rss0 = ct_rollup_kb(child, "Rss");
+	cpd0 = ct_rollup_kb(child, "Private_Dirty");
+	ppd0 = ct_rollup_kb(parent, "Private_Dirty");
 	pss0 = pss_kb(parent, child);
 	a = row(child);
 	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, K);
 	b = row(child);
-	rss1 = proc_kb(child, "smaps_rollup", "Rss");
-	cpd1 = proc_kb(child, "smaps_rollup", "Private_Dirty");
-	ppd1 = proc_kb(parent, "smaps_rollup", "Private_Dirty");
+	rss1 = ct_rollup_kb(child, "Rss");
+	cpd1 = ct_rollup_kb(child, "Private_Dirty");
+	ppd1 = ct_rollup_kb(parent, "Private_Dirty");
 	pss1 = pss_kb(parent, child);
 	c->c5.copied_kb = d(&a, &b, C_BYTES_COPIED) / 1024;
 	c->c5.vmrss_kb = rss1 - rss0;
@@ -573,11 +554,11 @@ static void claim_c8(struct claim *c)
 	if (!pp)
 		return;
 	ca = row(child);
-	pd0 = proc_kb(child, "smaps_rollup", "Private_Dirty");
+	pd0 = ct_rollup_kb(child, "Private_Dirty");
 	pss0 = pss_kb(parent, child);
 	ct_puppet_do(&pp[1], CT_OP_WRITE, 0, N);
 	cb = row(child);
-	pd1 = proc_kb(child, "smaps_rollup", "Private_Dirty");
+	pd1 = ct_rollup_kb(child, "Private_Dirty");
 	pss1 = pss_kb(parent, child);
 	a = row(parent);
 	ct_puppet_do(&pp[0], CT_OP_VFORK, 0, 0);
@@ -797,7 +778,7 @@ static void c13_thp(struct claim *c)
 		return;
 	}
 	ct_puppet_do(&pp[0], CT_OP_WRITE, 0, 512);
-	huge_kb = proc_kb(pp[0].pid, "smaps_rollup", "AnonHugePages");
+	huge_kb = ct_rollup_kb(pp[0].pid, "AnonHugePages");
 	c->c13.anon_huge_kb = huge_kb;
 	if (!expect_range(c, "THP: the parent's AnonHugePages, kB", huge_kb, 2048, LLONG_MAX)) {
 		MEASURED(c, "anonymous THP: the kernel gave none (AnonHugePages %lld kB). ",

@@ -61,6 +61,8 @@ long long ct_vmstat(const char *name);
  * or the number a one-line file holds when @name is NULL; -1 if absent.
  */
 long long ct_file_field(const char *path, const char *name);
+/* A "Name:  N kB" field of /proc/@pid/smaps_rollup, in kB; -1 if absent. */
+long long ct_rollup_kb(pid_t pid, const char *name);
 /*
  * The pgreuse witness (issue 17): with COWTRACE_WITNESS set to a file,
  * append one line "KIND INO STABLE ENABLED UNFILTERED CHANGES PGREUSE

@@ -171,6 +171,14 @@ long long ct_file_field(const char *path, const char *name)
 	return -1;
 }
 
+long long ct_rollup_kb(pid_t pid, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	return ct_file_field(path, name);
+}
+
 long long ct_vmstat(const char *name)
 {
 	return ct_file_field("/proc/vmstat", name);

@@ -16,6 +16,8 @@
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into
 #                         $(DESTDIR)$(PREFIX) (default /usr/local); uninstall
 
+# Recipes source scripts/lib.sh, which is bash (arrays): not Debian's sh.
+SHELL := /bin/bash
 TOP := $(CURDIR)
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build

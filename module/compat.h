@@ -20,6 +20,11 @@
 #error "cowtrace supports Linux 6.1 to 6.12 (the range it is tested on)"
 #endif
 
+/* Its hooks are ftrace_ops and kprobes (Debian's kernels have both). */
+#if !IS_ENABLED(CONFIG_DYNAMIC_FTRACE) || !IS_ENABLED(CONFIG_KPROBES)
+#error "cowtrace needs a kernel with CONFIG_DYNAMIC_FTRACE and CONFIG_KPROBES"
+#endif
+
 /*
  * Argument @n of a function an ftrace callback hooks, from the registers
  * ftrace saved for the call (6.1's struct ftrace_regs is a pt_regs; 6.12

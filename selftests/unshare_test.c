@@ -17,12 +17,21 @@
  * it did not is still shared (a copy): the positive control on both
  * kernels.  The device is a zram disk of the test's own; both probe
  * plans are run.
+ *
+ * The upstream mm/cow tests take the same path through the kernel's
+ * gup_test device (CONFIG_GUP_TEST, in the debug kernel of `make
+ * check-debug`, not in Debian's): a longterm read-only pin,
+ * pin_user_pages() and pin_user_pages_fast() (which refuses a page that
+ * must be unshared and falls back to the first), unshares on every
+ * kernel.  Without the device that test is skipped (an expected skip on
+ * Debian's kernels, see scripts/check; not in check-debug).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "cowtrace_test.h"
@@ -98,34 +107,33 @@ static unsigned long long d(const struct ct_row *a, const struct ct_row *b,
 	return b->v[c] - a->v[c];
 }
 
-TEST_F_TIMEOUT(unshare, direct_write_from_fork_shared_memory, 300)
+/*
+ * The parent puppet (its child forked, both sharing pages [0, N)) pins
+ * or writes out pages [@at, @at + K) with @op on @fd, then writes them:
+ * @want unshares, each witnessed by the child's Private_Dirty, then
+ * @want reuses (pgreuse) and K - @want copies.
+ */
+static void unshare_then_write(struct __test_metadata *_metadata,
+			       struct ct_puppet *pp, pid_t child, int at,
+			       enum ct_op op, int fd, unsigned long long want)
 {
-	char *buf = ct_map_anon(N, false);
+	pid_t parent = pp[0].pid;
 	struct ct_row pa, pb, pc, ca, cb;
 	long long dirty_a, dirty_b, reuse_a, reuse_b;
-	unsigned long long want = ct_kernel_at_least(6, 5) ? K : 0;
 	size_t ps = ct_page_size();
-	pid_t parent, child;
+	long ret, ok = op == CT_OP_PWRITE ? (long)(K * ps) : 0;
 	int moved;
-
-	ASSERT_NE(NULL, buf);
-	ct_puppets_init(self->pp, 2, buf);
-	parent = ct_puppet_start(&self->pp[0]);
-	self->started = parent > 0;
-	ASSERT_LT(0, parent);
-	ct_warm();
-	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, N));
-	child = ct_puppet_do(&self->pp[0], CT_OP_FORK, 1, 0);
-	ASSERT_LT(0, child);
 
 	ASSERT_EQ(0, ct_proc_or_zero(parent, &pa));
 	ASSERT_EQ(0, ct_proc_or_zero(child, &ca));
 	dirty_a = private_dirty(child);
-	ASSERT_EQ((long)(K * ps), ct_puppet_do(&self->pp[0], CT_OP_PWRITE, 0, K,
-					       self->fd));
+	ret = ct_puppet_do(&pp[0], op, at, at + K, fd);
+	ASSERT_EQ(ok, ret) TH_LOG("%c: %s", op, strerror((int)-ret));
 	ASSERT_EQ(0, ct_proc_or_zero(parent, &pb));
 	dirty_b = private_dirty(child);
-	TH_LOG("direct write of %d shared pages: unshares +%llu (expected %llu), %s +%lld pages",
+	TH_LOG("%s of %d shared pages: unshares +%llu (expected %llu), %s +%lld pages",
+	       op == CT_OP_PWRITE ? "direct write" :
+	       op == CT_OP_PIN ? "R/O longterm pin" : "R/O longterm pin (fast)",
 	       K, d(&pa, &pb, C_UNSHARES), want, "the child's Private_Dirty",
 	       dirty_b - dirty_a);
 	EXPECT_EQ(want, d(&pa, &pb, C_UNSHARES));
@@ -136,7 +144,7 @@ TEST_F_TIMEOUT(unshare, direct_write_from_fork_shared_memory, 300)
 
 	/* The parent writes them: its own now (reuse), or still shared (copy). */
 	reuse_a = ct_vmstat("pgreuse");
-	ASSERT_EQ(0, ct_puppet_do(&self->pp[0], CT_OP_WRITE, 0, K));
+	ASSERT_EQ(0, ct_puppet_do(&pp[0], CT_OP_WRITE, at, at + K));
 	reuse_b = ct_vmstat("pgreuse");
 	ASSERT_EQ(0, ct_proc_or_zero(parent, &pc));
 	TH_LOG("then written: copies +%llu reuses +%llu (pgreuse +%lld)",
@@ -152,6 +160,55 @@ TEST_F_TIMEOUT(unshare, direct_write_from_fork_shared_memory, 300)
 	ASSERT_EQ(0, ct_proc_or_zero(child, &cb));
 	moved = ct_first_moved(ca.v, cb.v, 0);
 	EXPECT_EQ(-1, moved) TH_LOG("child moved: %s", ct_col_names[moved]);
+}
+
+/*
+ * Puppet 0 (@started once it runs) writes pages [0, N) of @buf, then
+ * forks puppet 1; returns its pid, or -1.
+ */
+static pid_t share(struct ct_puppet *pp, bool *started, char *buf)
+{
+	ct_puppets_init(pp, 2, buf);
+	*started = ct_puppet_start(&pp[0]) > 0;
+	if (!*started)
+		return -1;
+	ct_warm();
+	if (ct_puppet_do(&pp[0], CT_OP_WRITE, 0, N))
+		return -1;
+	return ct_puppet_do(&pp[0], CT_OP_FORK, 1, 0);
+}
+
+TEST_F_TIMEOUT(unshare, direct_write_from_fork_shared_memory, 300)
+{
+	char *buf = ct_map_anon(N, false);
+	pid_t child;
+
+	ASSERT_NE(NULL, buf);
+	child = share(self->pp, &self->started, buf);
+	ASSERT_LT(0, child);
+	unshare_then_write(_metadata, self->pp, child, 0, CT_OP_PWRITE, self->fd,
+			   ct_kernel_at_least(6, 5) ? K : 0);
+}
+
+#define GUP_TEST "/sys/kernel/debug/gup_test"
+
+TEST_F_TIMEOUT(unshare, longterm_ro_pin_of_fork_shared_memory, 300)
+{
+	char *buf = ct_map_anon(N, false);
+	struct stat st;
+	pid_t child;
+	int fd;
+
+	if (stat(GUP_TEST, &st))
+		SKIP(return, "no %s: this kernel has no CONFIG_GUP_TEST", GUP_TEST);
+	fd = open(GUP_TEST, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", GUP_TEST, strerror(errno));
+	ASSERT_NE(NULL, buf);
+	child = share(self->pp, &self->started, buf);
+	ASSERT_LT(0, child);
+	unshare_then_write(_metadata, self->pp, child, 0, CT_OP_PIN, fd, K);
+	unshare_then_write(_metadata, self->pp, child, K, CT_OP_PIN_FAST, fd, K);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

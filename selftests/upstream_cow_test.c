@@ -5,7 +5,11 @@
  * built into build/mmcow/cow) must give the same result, test by test,
  * with cowtrace loaded as without it: cowtrace observes, never changes
  * what the kernel does.  With it loaded, the run must also have been
- * counted (copies, reuses and THP/hugetlb activity are non-zero).
+ * counted (copies, reuses and THP/hugetlb activity are non-zero).  Where
+ * the kernel has the gup_test device (CONFIG_GUP_TEST: the debug kernel
+ * of `make check-debug`), its read-only-pin cases run, none skipped, and
+ * their unshares are counted (non-zero; unshare_test counts them
+ * exactly); without it every one of them is skipped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -104,8 +108,9 @@ static void check_run(struct __test_metadata *_metadata, const char *name,
 TEST_F_TIMEOUT(upstream, same_results_with_and_without_cowtrace, 600)
 {
 	static struct results without, with;
-	long long copies, reuses, thp_splits, hugetlb_copies;
-	int i, diffs = 0;
+	long long copies, reuses, unshares, thp_splits, hugetlb_copies;
+	bool gup = access("/sys/kernel/debug/gup_test", F_OK) == 0;
+	int i, diffs = 0, no_gup = 0;
 
 	ASSERT_EQ(0, access(COW_BIN, X_OK)) TH_LOG("%s not built", COW_BIN);
 	if (ct_loaded())
@@ -117,11 +122,12 @@ TEST_F_TIMEOUT(upstream, same_results_with_and_without_cowtrace, 600)
 	ASSERT_EQ(0, run_cow(&with));
 	copies = ct_stat("copies");
 	reuses = ct_stat("reuses");
+	unshares = ct_stat("unshares");
 	thp_splits = ct_stat("thp_splits");
 	hugetlb_copies = ct_stat("hugetlb_copies");
 	TH_LOG("upstream cow: %d results, %d not ok", with.n, with.not_ok);
 	TH_LOG("counted: copies %lld reuses %lld unshares %lld", copies, reuses,
-	       ct_stat("unshares"));
+	       unshares);
 	TH_LOG("counted: thp_splits %lld thp_reuses %lld hugetlb_copies %lld",
 	       thp_splits, ct_stat("thp_reuses"), hugetlb_copies);
 	ASSERT_EQ(0, ct_unload());
@@ -137,6 +143,16 @@ TEST_F_TIMEOUT(upstream, same_results_with_and_without_cowtrace, 600)
 		}
 	}
 	EXPECT_EQ(0, diffs);
+	for (i = 0; i < with.n; i++)
+		no_gup += !!strstr(with.line[i], "gup_test not available");
+	TH_LOG("gup_test %s: %d cases skipped for want of it", gup ? "present" : "absent",
+	       no_gup);
+	if (gup) {
+		EXPECT_EQ(0, no_gup);
+		EXPECT_LT(0, unshares);
+	} else {
+		EXPECT_LT(0, no_gup);
+	}
 	EXPECT_LT(0, copies);
 	EXPECT_LT(0, reuses);
 	/* Its hugetlb cases write shared huge pages: each a whole-page copy. */

@@ -232,6 +232,8 @@ enum ct_op {
 	CT_OP_VMSPLICE = 'V',	/* vmsplice pages [a, b) into a pipe kept */
 	CT_OP_VFORK = 'v',	/* vfork() a child that exits at once */
 	CT_OP_PWRITE = 'P',	/* pwrite() pages [a, b) to fd c at offset 0 */
+	CT_OP_PIN = 'G',	/* R/O longterm pin, [a, b), gup_test fd c */
+	CT_OP_PIN_FAST = 'g',	/* the same, pin_user_pages_fast() */
 };
 
 /* Set up @n puppets; the region they act on is @buf. */
@@ -240,9 +242,9 @@ void ct_puppets_init(struct ct_puppet *p, int n, char *buf);
 pid_t ct_puppet_start(struct ct_puppet *p);
 /*
  * ct_puppet_do(p, op, a, b[, c]): have puppet @p do @op with arguments
- * @a, @b and @c (0 when left out: only CT_OP_MADVISE and CT_OP_PWRITE
- * use it); returns its answer (a pid for CT_OP_FORK, bytes written or
- * -errno for CT_OP_PWRITE).
+ * @a, @b and @c (0 when left out: only CT_OP_MADVISE, CT_OP_PWRITE and
+ * the pins use it); returns its answer (a pid for CT_OP_FORK, bytes
+ * written or -errno for CT_OP_PWRITE, 0 or -errno for a pin).
  */
 long ct_puppet_cmd(struct ct_puppet *p, enum ct_op op, long a, long b, long c);
 #define ct_puppet_do(p, op, a, b, ...) \

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -22,6 +24,8 @@
 #include <unistd.h>
 
 #include "cowtrace_test.h"
+/* PIN_LONGTERM_TEST_*: from linux-source (build/linux-source-*, as kselftest's). */
+#include <../../../mm/gup_test.h>
 
 const char *const ct_col_names[C_NCOLS] = {
 	"forks", "shared", "copies", "reuses", "zero_fills", "file_copies",
@@ -845,6 +849,20 @@ static void ct_puppet_loop(struct ct_puppet *p)
 			ret = pwrite(m.c, ct_puppet_buf + m.a * ps, (m.b - m.a) * ps, 0);
 			ret = ret < 0 ? -errno : ret;
 			break;
+		case CT_OP_PIN:
+		case CT_OP_PIN_FAST: {
+			struct pin_longterm_test args = {
+				.addr = (uintptr_t)(ct_puppet_buf + m.a * ps),
+				.size = (m.b - m.a) * ps,
+				.flags = m.op == CT_OP_PIN_FAST ?
+					 PIN_LONGTERM_TEST_FLAG_USE_FAST : 0,
+			};
+
+			ret = ioctl(m.c, PIN_LONGTERM_TEST_START, &args) ? -errno : 0;
+			if (!ret && ioctl(m.c, PIN_LONGTERM_TEST_STOP))
+				ret = -errno;
+			break;
+		}
 		case CT_OP_QUIT:
 			while (wait(NULL) > 0)
 				;

@@ -11,6 +11,7 @@
 #   make demo             the walk through the fork/COW claims in a guest
 #   make bench            the overhead benchmark in both guests (instruction counting)
 #   make case-plots       the Redis and Python timelines in both guests (gnuplot PNGs)
+#   make case-studies-doc Documentation/case-studies.rst from the case studies in both guests
 #   make style / sparse   checkpatch --strict and sparse (C=2)
 #   make deb              Debian packages cowtrace-dkms, cowstat in build/deb
 #   make install          cowstat, cowtrace-bpf and cowstat(1) into
@@ -31,7 +32,7 @@ KSRC_STAMP := $(KSRC)/.stamp
 SELFTEST_BIN := $(patsubst selftests/%.c,build/selftests/%,$(wildcard selftests/*_test.c)) \
 	build/selftests/claims_test
 
-.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall case-plots
+.PHONY: all module testbed-module selftests deps check check-debug demo claims-doc case-studies-doc style sparse clean ksrc kernels dkms-install htmldocs bench deb install uninstall case-plots
 
 all: build/cowstat module
 	@if [ "$(KVER)" = "$(shell uname -r)" ] && [ "$(KDIR)" = "/lib/modules/$(KVER)/build" ]; then \
@@ -206,6 +207,10 @@ case-plots: build/cowstat
 # Documentation/claims.rst, regenerated from measurements in both guests.
 claims-doc:
 	scripts/docs/claims-doc
+
+# Documentation/case-studies.rst, regenerated from the case studies run in both guests.
+case-studies-doc:
+	scripts/docs/case-studies-doc
 
 clean:
 	rm -rf build module/cowtrace.ko

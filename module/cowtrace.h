@@ -15,12 +15,15 @@
 
 #include <linux/atomic.h>
 #include <linux/err.h>
+#include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/math64.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
+#include <asm/tsc.h>
 
 /*
  * The counters kept per process and globally.  One definition here, one
@@ -119,6 +122,35 @@ extern unsigned int ct_max_procs;
 extern unsigned int ct_max_exited;
 extern bool ct_fork_scan;
 
+/*
+ * The fault-latency clock, read twice per event: the TSC, in a few
+ * instructions (ktime_get_mono_fast_ns() cost about 55 a read under
+ * instruction counting, a fifth of a COW copy's hook cost).  Only
+ * differences of two reads are used: ct_since_ns() makes one
+ * nanoseconds at the frequency the kernel calibrated (tsc_khz), and 0
+ * if the reads are out of order (a task that moved between CPUs whose
+ * TSCs are not in step).  Without a calibrated TSC it is the NMI-safe
+ * ktime_get_mono_fast_ns().
+ */
+extern bool ct_clock_tsc;
+extern u32 ct_tsc_mult, ct_tsc_shift;
+
+static __always_inline u64 ct_clock(void)
+{
+	if (likely(ct_clock_tsc))
+		return rdtsc();
+	return ktime_get_mono_fast_ns();
+}
+
+static __always_inline u64 ct_since_ns(u64 t0)
+{
+	s64 d = ct_clock() - t0;
+
+	if (d <= 0)
+		return 0;
+	return ct_clock_tsc ? mul_u64_u32_shr(d, ct_tsc_mult, ct_tsc_shift) : d;
+}
+
 /* stats.c */
 int ct_stats_init(void);
 void ct_stats_exit(void);
@@ -126,7 +158,10 @@ void ct_stats_reset(void);
 u64 ct_stats_read(enum ct_counter c);
 void ct_account(struct ct_proc *p, enum ct_counter c, u64 n);
 void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
-		 unsigned int refcount, u64 ns);
+		 unsigned int refcount, u64 t0);
+void ct_account_fault(struct ct_proc *p, enum ct_counter c, u64 bytes,
+		      enum ct_outcome o, unsigned int mapcount,
+		      unsigned int refcount, u64 t0);
 void ct_note_dropped(void);
 /*
  * A fault found no free slot in probes.c's in-flight table, so it was
@@ -148,6 +183,7 @@ struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited);
 void ct_proc_exit(struct task_struct *task);
 void ct_procs_reset(void);
 void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n);
+void ct_proc_add_fault(struct ct_proc *p, enum ct_counter c, u64 bytes);
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v);
 unsigned int ct_procs_alive(void);
 unsigned int ct_procs_exited(void);
@@ -156,6 +192,14 @@ u64 ct_procs_evicted(void);
 /* filter.c */
 #define CT_FILTER_PATH_MAX	256	/* a cgroup path, with its NUL */
 bool ct_filter_match(struct task_struct *task);
+extern bool ct_filtering;
+
+/* ct_filter_match(), without a call while no filter is set. */
+static __always_inline bool ct_filter_pass(struct task_struct *task)
+{
+	return !READ_ONCE(ct_filtering) || ct_filter_match(task);
+}
+
 int ct_filter_set(const char *spec);
 void ct_filter_show(struct seq_file *m);
 void ct_filter_exit(void);

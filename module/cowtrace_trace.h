@@ -68,7 +68,7 @@ TRACE_DEFINE_ENUM(CT_MEM_SHARED);
  * recorded); @bytes: bytes copied (0 for a reuse, a shared write, a zero
  * fill, a race or a split); @mapcount, @refcount: of the old page when
  * the decision was made, -1 where the hook does not see it; @t0: the
- * fault's start (ktime_get_mono_fast_ns()), 0 if not known.
+ * fault's start (ct_clock()), 0 if not known.
  */
 TRACE_EVENT_FN(cow_fault,
 	       TP_PROTO(struct vm_area_struct *vma, unsigned long address,
@@ -95,7 +95,7 @@ TRACE_EVENT_FN(cow_fault,
 			      __entry->mapcount = mapcount;
 			      __entry->refcount = refcount;
 			      __entry->latency_ns =
-				   t0 ? ktime_get_mono_fast_ns() - t0 : 0;
+				   t0 ? ct_since_ns(t0) : 0;
 			      __entry->mem = mi.mem;
 			      __entry->dev = mi.dev;
 			      __entry->ino = mi.ino;

@@ -52,6 +52,15 @@ struct ct_filter {
 
 static struct ct_filter ct_filter_all = { .kind = CT_FILTER_NONE };
 static struct ct_filter __rcu *ct_filter = RCU_INITIALIZER(&ct_filter_all);
+
+/*
+ * Is a filter set?  Read first by ct_filter_pass(), on every hook run, so
+ * that with no filter nothing is read under RCU.  It is written after the
+ * pointer: a reader that still sees false while a filter is being set
+ * acts as one that still saw the old filter, as a reader that loaded the
+ * pointer just before the change does.
+ */
+bool ct_filtering;
 static DEFINE_MUTEX(ct_filter_mutex);
 
 /* Is @task, or one of its ancestors, the process @tgid?  Under RCU. */
@@ -175,6 +184,7 @@ int ct_filter_set(const char *spec)
 	mutex_lock(&ct_filter_mutex);
 	old = rcu_replace_pointer(ct_filter, new,
 				  lockdep_is_held(&ct_filter_mutex));
+	WRITE_ONCE(ct_filtering, new != &ct_filter_all);
 	mutex_unlock(&ct_filter_mutex);
 	if (old != &ct_filter_all)
 		call_rcu(&old->rcu, ct_filter_free_rcu);
@@ -208,5 +218,6 @@ void ct_filter_show(struct seq_file *m)
 void ct_filter_exit(void)
 {
 	ct_filter_free(rcu_replace_pointer(ct_filter, &ct_filter_all, true));
+	WRITE_ONCE(ct_filtering, false);
 	rcu_barrier();
 }

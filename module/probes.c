@@ -48,10 +48,11 @@
  * procs.c, stats.c, filter.c, ptwalk.c and trace.c, is marked
  * NOKPROBE_SYMBOL: no kprobe can be placed inside a handler (the
  * kernel's own trace-event code, reached from trace_cow_fault() when an
- * event is enabled, is the tracing core's).  Time is read with the NMI-safe
- * ktime_get_mono_fast_ns(): a probe that fires through int3 runs in an
- * NMI-like context, where ktime_get_ns()'s seqcount could spin on the
- * timekeeper's own write (lockdep reported it on the debug kernel).
+ * event is enabled, is the tracing core's).  Time is read with ct_clock(),
+ * the TSC (or the NMI-safe ktime_get_mono_fast_ns()): a probe that fires
+ * through int3 runs in an NMI-like context, where ktime_get_ns()'s
+ * seqcount could spin on the timekeeper's own write (lockdep reported it
+ * on the debug kernel).
  * A task's in-flight fault lives in a slot of a fixed table indexed by a
  * hash of the task pointer, claimed with cmpxchg.  Not in a kretprobe's
  * per-instance ri->data: the plain kprobes at the commit points (and the
@@ -128,17 +129,15 @@ struct ct_ctx {
 
 static struct ct_ctx ct_ctx_table[CT_CTX_SLOTS];
 
-static void ct_ctx_init(struct ct_ctx *c, u8 kind)
+static __always_inline void ct_ctx_init(struct ct_ctx *c, u8 kind)
 {
 	/* Whole: a field added later cannot be left from the last fault. */
 	c->f = (struct ct_fault){
 		.kind = kind,
-		.t0 = ktime_get_mono_fast_ns(),
+		.t0 = ct_clock(),
 		.old = CT_OLD_ANON,
 	};
 }
-
-NOKPROBE_SYMBOL(ct_ctx_init);
 
 static struct ct_ctx *ct_ctx_claim(u8 kind)
 {
@@ -164,7 +163,7 @@ NOKPROBE_SYMBOL(ct_ctx_claim);
  * fault: it reads at most CT_CTX_PROBES slots.  Only the owner reads a
  * slot's kind, so it needs no ordering.
  */
-static struct ct_ctx *ct_ctx_find(u8 kind)
+static __always_inline struct ct_ctx *ct_ctx_find(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c;
@@ -177,24 +176,60 @@ static struct ct_ctx *ct_ctx_find(u8 kind)
 	return NULL;
 }
 
-NOKPROBE_SYMBOL(ct_ctx_find);
+/*
+ * A slot for @current's new fault of @kind, in one pass: the slot a fault
+ * of that kind left (one that failed or was retried counted nothing),
+ * reset, or else a free one.
+ */
+static struct ct_ctx *ct_ctx_take(u8 kind)
+{
+	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
+	struct ct_ctx *c, *free = NULL;
+	struct task_struct *t;
 
-static void ct_ctx_release(struct ct_ctx *c)
+	/*
+	 * The task's home slot first: nearly always its own or free.  A
+	 * slot the task left further on stays its own until it is taken
+	 * again or the task exits; lookups find this one first.
+	 */
+	c = &ct_ctx_table[h];
+	t = READ_ONCE(c->task);
+	if ((t == current && c->f.kind == kind) ||
+	    (!t && !cmpxchg(&c->task, NULL, current))) {
+		ct_ctx_init(c, kind);
+		return c;
+	}
+	for (i = 0; i < CT_CTX_PROBES; i++) {
+		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
+		t = READ_ONCE(c->task);
+		if (t == current && c->f.kind == kind) {
+			ct_ctx_init(c, kind);
+			return c;
+		}
+		if (!t && !free)
+			free = c;
+	}
+	if (free && !cmpxchg(&free->task, NULL, current)) {
+		ct_ctx_init(free, kind);
+		return free;
+	}
+	return ct_ctx_claim(kind);
+}
+
+NOKPROBE_SYMBOL(ct_ctx_take);
+
+static __always_inline void ct_ctx_release(struct ct_ctx *c)
 {
 	/* The slot's fields are read; only now may another task claim it. */
 	smp_store_release(&c->task, NULL);
 }
 
-NOKPROBE_SYMBOL(ct_ctx_release);
-
 /* Is @current's event to be counted? */
-static bool ct_wanted(void)
+static __always_inline bool ct_wanted(void)
 {
 	return READ_ONCE(ct_enabled) && current->mm &&
-	       ct_filter_match(current);
+	       ct_filter_pass(current);
 }
-
-NOKPROBE_SYMBOL(ct_wanted);
 
 /* ---- caller ranges ----------------------------------------------------- */
 
@@ -335,6 +370,7 @@ struct ct_probe {
 	u8 mech;
 	u8 plan;
 	ct_hook_t hook;			/* an entry hook, by ftrace or kprobe */
+	ftrace_func_t ffunc;		/* its ftrace callback */
 	kprobe_pre_handler_t pre;	/* a kprobe alone */
 	kretprobe_handler_t entry;
 	kretprobe_handler_t ret;
@@ -344,7 +380,6 @@ struct ct_probe {
 	struct kretprobe rp;		/* rp.kp used alone for plain kprobes */
 	struct tracepoint *tp;
 	struct ftrace_ops fops;
-	atomic_long_t fmissed;		/* ftrace callback runs refused as recursion */
 	bool via_ftrace;		/* hook runs from fops, not rp.kp */
 	bool fregistered;		/* fops is registered (armed) */
 	const char *attached;
@@ -356,26 +391,41 @@ struct ct_probe {
  * callback: the mechanism under a kprobe on ftrace, without the kprobe's
  * full register save, its lookup of the probe by address and its per-CPU
  * state; the arguments are in the registers ftrace saves for a call and
- * parent_ip is the return address.  It guards against recursion itself
- * (the lock also disables preemption, as a kprobe handler runs), and
- * counts a refused run as missed.
+ * parent_ip is the return address.  Each hook has a callback of its own
+ * (CT_FTRACE_CALLBACK()), which calls it directly: no indirect call.
+ *
+ * It runs with preemption disabled, as a kprobe handler does, and
+ * without ftrace's recursion lock (ftrace_test_recursion_trylock(), a
+ * third of the callback's cost): such an ops must guard itself only
+ * against its own re-entry, and there is none.  No handler calls, itself
+ * or through anything it calls, any of the functions hooked here
+ * (do_wp_page, ptep_clear_flush, ptep_set_access_flags, __folio_put,
+ * pmdp_set_access_flags); the one run that can nest in another on a CPU
+ * is a run from an interrupt (__folio_put in a softirq), a run of its own
+ * that the handlers are written for: they change per-CPU counters with
+ * single instructions and a task's own slots only, and take
+ * ct_table_lock with interrupts off.  So no run is ever refused, and an
+ * ftrace hook has no missed count.
  */
-static notrace void ct_ftrace_entry(unsigned long ip, unsigned long parent_ip,
-				    struct ftrace_ops *op,
-				    struct ftrace_regs *fregs)
+static __always_inline void ct_ftrace_run(unsigned long ip,
+					  unsigned long parent_ip,
+					  struct ftrace_ops *op,
+					  struct ftrace_regs *fregs,
+					  ct_hook_t hook)
 {
-	struct ct_probe *pr = container_of(op, struct ct_probe, fops);
-	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
-
-	if (bit < 0) {
-		atomic_long_inc(&pr->fmissed);
-		return;
-	}
-	pr->hook(ct_fregs_arg(fregs, 0), ct_fregs_arg(fregs, 1), parent_ip);
-	ftrace_test_recursion_unlock(bit);
+	preempt_disable_notrace();
+	hook(ct_fregs_arg(fregs, 0), ct_fregs_arg(fregs, 1), parent_ip);
+	preempt_enable_notrace();
 }
 
-NOKPROBE_SYMBOL(ct_ftrace_entry);
+#define CT_FTRACE_CALLBACK(hook)					\
+static notrace void hook##_ftrace(unsigned long ip, unsigned long parent_ip, \
+				  struct ftrace_ops *op,		\
+				  struct ftrace_regs *fregs)		\
+{									\
+	ct_ftrace_run(ip, parent_ip, op, fregs, hook);			\
+}									\
+NOKPROBE_SYMBOL(hook##_ftrace)
 
 /* The fallback, and ftrace_hooks=0: a kprobe (on ftrace) at the entry. */
 static int ct_kprobe_entry(struct kprobe *kp, struct pt_regs *regs)
@@ -402,7 +452,7 @@ static DEFINE_PER_CPU(struct ct_hits, ct_hits);
  * counted.  A run in interrupt context is counted in hits only: it is
  * no part of the interrupted process's fault.
  */
-static bool ct_hit(enum ct_role r)
+static __always_inline bool ct_hit(enum ct_role r)
 {
 	bool wanted = ct_wanted();
 
@@ -411,8 +461,6 @@ static bool ct_hit(enum ct_role r)
 		this_cpu_inc(ct_hits.tracked[r]);
 	return wanted;
 }
-
-NOKPROBE_SYMBOL(ct_hit);
 
 /*
  * An entry handler's start: the run counted in role @r's hits and, for
@@ -462,20 +510,18 @@ static DEFINE_PER_CPU(struct ct_shadow_ctr, ct_shadow_ctr);
  * Note outcome @o of fault @c for the shadow comparison; true if it is
  * the shadowing older plan's, which counts nothing else.
  */
-static bool ct_shadowed(struct ct_ctx *c, enum ct_shadow_out o)
+static __always_inline bool ct_shadowed(struct ct_ctx *c, enum ct_shadow_out o)
 {
 	bool old = c->f.kind == CT_CTX_WP_OLD;
 
-	if (!READ_ONCE(ct_shadow))
+	if (likely(!READ_ONCE(ct_shadow)))
 		return false;
 	this_cpu_inc(ct_shadow_ctr.n[old][o]);
 	return old;
 }
 
-NOKPROBE_SYMBOL(ct_shadowed);
-
 /* Record the old PTE's page; do_wp_page() holds the page-table lock. */
-static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
+static __always_inline void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 {
 	unsigned long pfn;
 
@@ -484,9 +530,13 @@ static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 	c->f.unshare = vmf->flags & FAULT_FLAG_UNSHARE;
 	c->f.shared_vma = vmf->vma->vm_flags & (VM_SHARED | VM_MAYSHARE);
 	pfn = pte_pfn(vmf->orig_pte);
+	/*
+	 * As vm_normal_page() decides for do_wp_page(): a special PTE (the
+	 * zero page, a PFN map) has no page of its own; any other maps one.
+	 */
 	if (is_zero_pfn(pfn)) {
 		c->f.old = CT_OLD_ZERO;
-	} else if (pfn_valid(pfn)) {
+	} else if (!pte_special(vmf->orig_pte)) {
 		struct page *page = pfn_to_page(pfn);
 		struct folio *folio = page_folio(page);
 
@@ -500,21 +550,46 @@ static void ct_wp_record(struct ct_ctx *c, struct vm_fault *vmf)
 	}
 }
 
-NOKPROBE_SYMBOL(ct_wp_record);
-
 /* An old page's count for a trace event: -1 if there was no page (zero page). */
 static inline int ct_known(const struct ct_ctx *c, unsigned int n)
 {
 	return c->f.old_folio ? (int)n : -1;
 }
 
-/* The new page was installed: count what kind of copy it was. */
-static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
+/*
+ * The trace event of a write fault's outcome, out of line: its arguments
+ * are worked out only while the event is enabled.
+ */
+static noinline void ct_wp_trace(struct ct_ctx *c, enum ct_ev ev, u64 bytes)
 {
-	enum ct_outcome o;
-	enum ct_ev ev;
+	trace_cow_fault(c->f.vma, c->f.address, ev, bytes,
+			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
+			c->f.t0);
+}
+
+NOKPROBE_SYMBOL(ct_wp_trace);
+
+/* The new page was installed: count what kind of copy it was. */
+static __always_inline void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
+{
+	enum ct_counter ctr = CT_COPIES;
+	enum ct_outcome o = CT_OUT_COPY;
+	enum ct_ev ev = CT_EV_COPY;
 	u64 bytes = PAGE_SIZE;
 
+	if (c->f.unshare) {
+		ctr = CT_UNSHARES;
+		ev = CT_EV_UNSHARE;
+	} else if (c->f.old == CT_OLD_ZERO) {
+		ctr = CT_ZERO_FILLS;
+		o = CT_OUT_ZERO_FILL;
+		ev = CT_EV_ZERO_FILL;
+		bytes = 0;
+	} else if (c->f.old == CT_OLD_FILE) {
+		ctr = CT_FILE_COPIES;
+		o = CT_OUT_FILE_COPY;
+		ev = CT_EV_FILE_COPY;
+	}
 	if (ct_shadowed(c, c->f.unshare ? CT_S_UNSHARE :
 			   c->f.old == CT_OLD_ZERO ? CT_S_ZERO_FILL :
 			   c->f.old == CT_OLD_FILE ? CT_S_FILE_COPY : CT_S_COPY))
@@ -523,70 +598,36 @@ static void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
 	 * do_wp_page() never reuses a KSM page, and counts cow_ksm in
 	 * /proc/vmstat before each copy of one: this copy is also one.
 	 */
-	if (c->f.ksm)
+	if (unlikely(c->f.ksm))
 		ct_account(p, CT_KSM_COPIES, 1);
-	if (c->f.unshare) {
-		ct_account(p, CT_UNSHARES, 1);
-		o = CT_OUT_COPY;
-		ev = CT_EV_UNSHARE;
-	} else if (c->f.old == CT_OLD_ZERO) {
-		ct_account(p, CT_ZERO_FILLS, 1);
-		o = CT_OUT_ZERO_FILL;
-		ev = CT_EV_ZERO_FILL;
-		bytes = 0;
-	} else if (c->f.old == CT_OLD_FILE) {
-		ct_account(p, CT_FILE_COPIES, 1);
-		o = CT_OUT_FILE_COPY;
-		ev = CT_EV_FILE_COPY;
-	} else {
-		ct_account(p, CT_COPIES, 1);
-		o = CT_OUT_COPY;
-		ev = CT_EV_COPY;
-	}
-	if (bytes)
-		ct_account(p, CT_BYTES_COPIED, bytes);
-	ct_hist_add(o, c->f.mapcount, c->f.refcount,
-		    ktime_get_mono_fast_ns() - c->f.t0);
-	trace_cow_fault(c->f.vma, c->f.address, ev, bytes, ct_known(c, c->f.mapcount),
-			ct_known(c, c->f.refcount), c->f.t0);
+	ct_account_fault(p, ctr, bytes, o, c->f.mapcount, c->f.refcount,
+			 c->f.t0);
+	if (trace_cow_fault_enabled())
+		ct_wp_trace(c, ev, bytes);
 }
-
-NOKPROBE_SYMBOL(ct_wp_count_commit);
 
 /* The PTE was made writable in place (never for an unshare). */
-static void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
+static __always_inline void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
 {
-	enum ct_outcome o;
+	bool shared = c->f.shared_vma;
 
-	if (ct_shadowed(c, c->f.shared_vma ? CT_S_SHARED_WRITE : CT_S_REUSE))
+	if (ct_shadowed(c, shared ? CT_S_SHARED_WRITE : CT_S_REUSE))
 		return;
-	if (c->f.shared_vma) {
-		ct_account(p, CT_SHARED_WRITES, 1);
-		o = CT_OUT_SHARED_WRITE;
-	} else {
-		ct_account(p, CT_REUSES, 1);
-		o = CT_OUT_REUSE;
-	}
-	ct_hist_add(o, c->f.mapcount, c->f.refcount,
-		    ktime_get_mono_fast_ns() - c->f.t0);
-	trace_cow_fault(c->f.vma, c->f.address,
-			c->f.shared_vma ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0,
-			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
-			c->f.t0);
+	ct_account_fault(p, shared ? CT_SHARED_WRITES : CT_REUSES, 0,
+			 shared ? CT_OUT_SHARED_WRITE : CT_OUT_REUSE,
+			 c->f.mapcount, c->f.refcount, c->f.t0);
+	if (trace_cow_fault_enabled())
+		ct_wp_trace(c, shared ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0);
 }
-
-NOKPROBE_SYMBOL(ct_wp_count_reuse);
 
 static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
 {
 	if (ct_shadowed(c, CT_S_RACE))
 		return;
-	ct_account(p, CT_COW_RACES, 1);
-	ct_hist_add(CT_OUT_RACE, c->f.mapcount, c->f.refcount,
-		    ktime_get_mono_fast_ns() - c->f.t0);
-	trace_cow_fault(c->f.vma, c->f.address, CT_EV_RACE, 0,
-			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
-			c->f.t0);
+	ct_account_fault(p, CT_COW_RACES, 0, CT_OUT_RACE, c->f.mapcount,
+			 c->f.refcount, c->f.t0);
+	if (trace_cow_fault_enabled())
+		ct_wp_trace(c, CT_EV_RACE, 0);
 }
 
 NOKPROBE_SYMBOL(ct_wp_count_race);
@@ -602,28 +643,22 @@ static notrace void ct_wp_entry_hook(unsigned long arg0, unsigned long arg1,
 
 	if (!ct_hit(CT_P_WP_ENTRY))
 		return;
-	/* A slot left by a fault that failed or was retried is reused. */
-	c = ct_ctx_find(CT_CTX_WP);
-	if (c)
-		ct_ctx_init(c, CT_CTX_WP);
-	else
-		c = ct_ctx_claim(CT_CTX_WP);
+	c = ct_ctx_take(CT_CTX_WP);
 	if (c)
 		ct_wp_record(c, vmf);
 }
 
 NOKPROBE_SYMBOL(ct_wp_entry_hook);
+CT_FTRACE_CALLBACK(ct_wp_entry_hook);
 
 /* The fault of @current at (@vma, @address) that do_wp_page() entered. */
-static struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
-				 unsigned long address)
+static __always_inline struct ct_ctx *ct_wp_mine(struct vm_area_struct *vma,
+						 unsigned long address)
 {
 	struct ct_ctx *c = ct_ctx_find(CT_CTX_WP);
 
 	return c && c->f.vma == vma && c->f.address == address ? c : NULL;
 }
-
-NOKPROBE_SYMBOL(ct_wp_mine);
 
 /* ptep_clear_flush(vma, address, ptep): the old PTE goes, a copy lands. */
 static notrace void ct_commit_hook(unsigned long arg0, unsigned long address,
@@ -648,6 +683,7 @@ static notrace void ct_commit_hook(unsigned long arg0, unsigned long address,
 }
 
 NOKPROBE_SYMBOL(ct_commit_hook);
+CT_FTRACE_CALLBACK(ct_commit_hook);
 
 /* ptep_set_access_flags(vma, address, ...): the PTE is made writable. */
 static notrace void ct_reuse_hook(unsigned long arg0, unsigned long address,
@@ -669,6 +705,7 @@ static notrace void ct_reuse_hook(unsigned long arg0, unsigned long address,
 }
 
 NOKPROBE_SYMBOL(ct_reuse_hook);
+CT_FTRACE_CALLBACK(ct_reuse_hook);
 
 /*
  * __folio_put(folio) called by the copy path: the new folio is freed
@@ -693,6 +730,7 @@ static notrace void ct_race_hook(unsigned long arg0, unsigned long arg1,
 }
 
 NOKPROBE_SYMBOL(ct_race_hook);
+CT_FTRACE_CALLBACK(ct_race_hook);
 
 /*
  * ---- write-protect fault: the older plan (legacy_probes=1, fallback) ---
@@ -788,7 +826,7 @@ static int ct_file_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	    (vmf->vma->vm_flags & VM_SHARED) || !vmf->cow_page)
 		return 1;
 	d->vmf = vmf;
-	d->t0 = trace_cow_fault_enabled() ? ktime_get_mono_fast_ns() : 0;
+	d->t0 = trace_cow_fault_enabled() ? ct_clock() : 0;
 	return 0;
 }
 
@@ -871,6 +909,7 @@ static notrace void ct_thp_reuse_hook(unsigned long arg0, unsigned long arg1,
 }
 
 NOKPROBE_SYMBOL(ct_thp_reuse_hook);
+CT_FTRACE_CALLBACK(ct_thp_reuse_hook);
 
 /* ---- hugetlb COW ------------------------------------------------------- */
 
@@ -1006,18 +1045,22 @@ static struct ct_probe ct_probes[CT_NR_PROBES] = {
 	[CT_P_WP_ENTRY] = {
 		.role = "wp_entry", .syms = { "do_wp_page" },
 		.mech = CT_M_KPROBE, .plan = CT_NEW, .hook = ct_wp_entry_hook,
+		.ffunc = ct_wp_entry_hook_ftrace,
 	},
 	[CT_P_COMMIT] = {
 		.role = "commit", .syms = { "ptep_clear_flush" },
 		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_commit_hook,
+		.ffunc = ct_commit_hook_ftrace,
 	},
 	[CT_P_REUSE] = {
 		.role = "reuse", .syms = { "ptep_set_access_flags" },
 		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_reuse_hook,
+		.ffunc = ct_reuse_hook_ftrace,
 	},
 	[CT_P_RACE] = {
 		.role = "race", .syms = { "__folio_put" },
 		.mech = CT_M_CALLER, .plan = CT_NEW, .hook = ct_race_hook,
+		.ffunc = ct_race_hook_ftrace,
 	},
 	[CT_P_WP_LEGACY] = {
 		.role = "wp_fault", .syms = { "do_wp_page" },
@@ -1048,6 +1091,7 @@ static struct ct_probe ct_probes[CT_NR_PROBES] = {
 	[CT_P_THP_REUSE] = {
 		.role = "thp_reuse", .syms = { "pmdp_set_access_flags" },
 		.mech = CT_M_CALLER, .hook = ct_thp_reuse_hook,
+		.ffunc = ct_thp_reuse_hook_ftrace,
 	},
 	[CT_P_HUGETLB] = {
 		.role = "hugetlb_fault", .syms = { "hugetlb_wp" },
@@ -1169,8 +1213,7 @@ static int ct_attach_ftrace(struct ct_probe *pr, const char *sym)
 	int err;
 
 	memset(&pr->fops, 0, sizeof(pr->fops));
-	pr->fops.func = ct_ftrace_entry;
-	atomic_long_set(&pr->fmissed, 0);
+	pr->fops.func = pr->ffunc;
 	strscpy(buf, sym, sizeof(buf));
 	err = ftrace_set_filter(&pr->fops, (unsigned char *)buf, strlen(buf), 1);
 	if (!err)
@@ -1450,7 +1493,7 @@ static u64 ct_probe_missed(struct ct_probe *pr)
 	if (!pr->attached || pr->mech == CT_M_TP)
 		return 0;
 	if (pr->via_ftrace)
-		return atomic_long_read(&pr->fmissed);
+		return 0;
 	return pr->rp.kp.nmissed +
 	       (pr->mech == CT_M_KRETPROBE ? pr->rp.nmissed : 0);
 }

@@ -77,14 +77,12 @@ void ct_procs_exit(void)
 	vfree(ct_pool);
 }
 
-static struct hlist_head *ct_bucket(pid_t tgid)
+static __always_inline struct hlist_head *ct_bucket(pid_t tgid)
 {
 	return &ct_hash[hash_32((u32)tgid, ct_hash_bits)];
 }
 
-NOKPROBE_SYMBOL(ct_bucket);
-
-static struct ct_proc *ct_lookup(struct task_struct *leader)
+static __always_inline struct ct_proc *ct_lookup(struct task_struct *leader)
 {
 	struct ct_proc *p;
 
@@ -95,8 +93,6 @@ static struct ct_proc *ct_lookup(struct task_struct *leader)
 	}
 	return NULL;
 }
-
-NOKPROBE_SYMBOL(ct_lookup);
 
 /*
  * Exited entries evicted to make room: their counts stay in the global
@@ -219,9 +215,22 @@ void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n)
 
 NOKPROBE_SYMBOL(ct_proc_add);
 
+/* A fault's outcome: 1 to @p's counter @c, and @bytes copied (ct_account_fault()). */
+void ct_proc_add_fault(struct ct_proc *p, enum ct_counter c, u64 bytes)
+{
+	atomic64_inc(&p->ctr[c]);
+	if (bytes)
+		atomic64_add(bytes, &p->ctr[CT_BYTES_COPIED]);
+}
+
+NOKPROBE_SYMBOL(ct_proc_add_fault);
+
+/* The hot path's lookup: the entry exists but at a process's first event. */
 struct ct_proc *ct_proc_current(void)
 {
-	return ct_proc_of(current);
+	struct ct_proc *p = ct_lookup(current->group_leader);
+
+	return likely(p) ? p : ct_proc_find(current, 0);
 }
 
 NOKPROBE_SYMBOL(ct_proc_current);

@@ -8,6 +8,7 @@
  * the fault path never shares a cache line with another CPU.
  */
 #include <linux/build_bug.h>
+#include <linux/clocksource.h>
 #include <linux/log2.h>
 #include <linux/kprobes.h>
 #include <linux/percpu.h>
@@ -59,8 +60,17 @@ struct ct_cpu_stats {
 
 static struct ct_cpu_stats __percpu *ct_cpu;
 
+bool ct_clock_tsc;
+u32 ct_tsc_mult, ct_tsc_shift;
+
 int ct_stats_init(void)
 {
+	/* TSC cycles to ns, exact to 1 part in 2^32 over ten minutes. */
+	if (boot_cpu_has(X86_FEATURE_TSC) && tsc_khz) {
+		clocks_calc_mult_shift(&ct_tsc_mult, &ct_tsc_shift, tsc_khz,
+				       NSEC_PER_MSEC, 600 * MSEC_PER_SEC);
+		ct_clock_tsc = true;
+	}
 	ct_cpu = alloc_percpu(struct ct_cpu_stats);
 	return ct_cpu ? 0 : -ENOMEM;
 }
@@ -106,9 +116,12 @@ void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
 
 NOKPROBE_SYMBOL(ct_account);
 
-void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
-		 unsigned int refcount, u64 ns)
+/* A fault of outcome @o that started at ct_clock() @t0. */
+static __always_inline void ct_hist_inc(enum ct_outcome o,
+					unsigned int mapcount,
+					unsigned int refcount, u64 t0)
 {
+	u64 ns = ct_since_ns(t0);
 	unsigned int b = ns ? ilog2(ns) : 0;
 
 	mapcount = min_t(unsigned int, mapcount, CT_HIST_MAX);
@@ -118,7 +131,32 @@ void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
 	this_cpu_inc(ct_cpu->latency[o][b]);
 }
 
+void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
+		 unsigned int refcount, u64 t0)
+{
+	ct_hist_inc(o, mapcount, refcount, t0);
+}
+
 NOKPROBE_SYMBOL(ct_hist_add);
+
+/*
+ * A write fault's outcome @o, in one call from the fault path: counter
+ * @c and @bytes copied, globally and for @p (as ct_account() does), and
+ * the histograms (as ct_hist_add()).
+ */
+void ct_account_fault(struct ct_proc *p, enum ct_counter c, u64 bytes,
+		      enum ct_outcome o, unsigned int mapcount,
+		      unsigned int refcount, u64 t0)
+{
+	this_cpu_inc(ct_cpu->ctr[c]);
+	if (bytes)
+		this_cpu_add(ct_cpu->ctr[CT_BYTES_COPIED], bytes);
+	if (p)
+		ct_proc_add_fault(p, c, bytes);
+	ct_hist_inc(o, mapcount, refcount, t0);
+}
+
+NOKPROBE_SYMBOL(ct_account_fault);
 
 void ct_note_dropped(void)
 {

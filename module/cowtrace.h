@@ -157,11 +157,8 @@ void ct_stats_exit(void);
 void ct_stats_reset(void);
 u64 ct_stats_read(enum ct_counter c);
 void ct_account(struct ct_proc *p, enum ct_counter c, u64 n);
-void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
-		 unsigned int refcount, u64 t0);
-void ct_account_fault(struct ct_proc *p, enum ct_counter c, u64 bytes,
-		      enum ct_outcome o, unsigned int mapcount,
-		      unsigned int refcount, u64 t0);
+void ct_count_fault(enum ct_counter c, enum ct_outcome o,
+		    unsigned int mapcount, unsigned int refcount, u64 t0);
 void ct_note_dropped(void);
 /*
  * A fault found no free slot in probes.c's in-flight table, so it was
@@ -183,7 +180,7 @@ struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited);
 void ct_proc_exit(struct task_struct *task);
 void ct_procs_reset(void);
 void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n);
-void ct_proc_add_fault(struct ct_proc *p, enum ct_counter c, u64 bytes);
+void ct_proc_count_fault(enum ct_counter c, u64 bytes);
 bool ct_proc_view(unsigned int idx, struct ct_proc_view *v);
 unsigned int ct_procs_alive(void);
 unsigned int ct_procs_exited(void);

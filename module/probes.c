@@ -139,7 +139,7 @@ static __always_inline void ct_ctx_init(struct ct_ctx *c, u8 kind)
 	};
 }
 
-static struct ct_ctx *ct_ctx_claim(u8 kind)
+static notrace struct ct_ctx *ct_ctx_claim(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c;
@@ -181,7 +181,7 @@ static __always_inline struct ct_ctx *ct_ctx_find(u8 kind)
  * of that kind left (one that failed or was retried counted nothing),
  * reset, or else a free one.
  */
-static struct ct_ctx *ct_ctx_take(u8 kind)
+static notrace struct ct_ctx *ct_ctx_take(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c, *free = NULL;
@@ -560,7 +560,7 @@ static inline int ct_known(const struct ct_ctx *c, unsigned int n)
  * The trace event of a write fault's outcome, out of line: its arguments
  * are worked out only while the event is enabled.
  */
-static noinline void ct_wp_trace(struct ct_ctx *c, enum ct_ev ev, u64 bytes)
+static noinline notrace void ct_wp_trace(struct ct_ctx *c, enum ct_ev ev, u64 bytes)
 {
 	trace_cow_fault(c->f.vma, c->f.address, ev, bytes,
 			ct_known(c, c->f.mapcount), ct_known(c, c->f.refcount),
@@ -570,7 +570,7 @@ static noinline void ct_wp_trace(struct ct_ctx *c, enum ct_ev ev, u64 bytes)
 NOKPROBE_SYMBOL(ct_wp_trace);
 
 /* The new page was installed: count what kind of copy it was. */
-static __always_inline void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc *p)
+static __always_inline void ct_wp_count_commit(struct ct_ctx *c)
 {
 	enum ct_counter ctr = CT_COPIES;
 	enum ct_outcome o = CT_OUT_COPY;
@@ -599,33 +599,32 @@ static __always_inline void ct_wp_count_commit(struct ct_ctx *c, struct ct_proc 
 	 * /proc/vmstat before each copy of one: this copy is also one.
 	 */
 	if (unlikely(c->f.ksm))
-		ct_account(p, CT_KSM_COPIES, 1);
-	ct_account_fault(p, ctr, bytes, o, c->f.mapcount, c->f.refcount,
-			 c->f.t0);
+		ct_account(ct_proc_current(), CT_KSM_COPIES, 1);
+	ct_count_fault(ctr, o, c->f.mapcount, c->f.refcount, c->f.t0);
 	if (trace_cow_fault_enabled())
 		ct_wp_trace(c, ev, bytes);
 }
 
 /* The PTE was made writable in place (never for an unshare). */
-static __always_inline void ct_wp_count_reuse(struct ct_ctx *c, struct ct_proc *p)
+static __always_inline void ct_wp_count_reuse(struct ct_ctx *c)
 {
 	bool shared = c->f.shared_vma;
 
 	if (ct_shadowed(c, shared ? CT_S_SHARED_WRITE : CT_S_REUSE))
 		return;
-	ct_account_fault(p, shared ? CT_SHARED_WRITES : CT_REUSES, 0,
-			 shared ? CT_OUT_SHARED_WRITE : CT_OUT_REUSE,
-			 c->f.mapcount, c->f.refcount, c->f.t0);
+	ct_count_fault(shared ? CT_SHARED_WRITES : CT_REUSES,
+		       shared ? CT_OUT_SHARED_WRITE : CT_OUT_REUSE,
+		       c->f.mapcount, c->f.refcount, c->f.t0);
 	if (trace_cow_fault_enabled())
 		ct_wp_trace(c, shared ? CT_EV_SHARED_WRITE : CT_EV_REUSE, 0);
 }
 
-static void ct_wp_count_race(struct ct_ctx *c, struct ct_proc *p)
+static notrace void ct_wp_count_race(struct ct_ctx *c)
 {
 	if (ct_shadowed(c, CT_S_RACE))
 		return;
-	ct_account_fault(p, CT_COW_RACES, 0, CT_OUT_RACE, c->f.mapcount,
-			 c->f.refcount, c->f.t0);
+	ct_count_fault(CT_COW_RACES, CT_OUT_RACE, c->f.mapcount,
+		       c->f.refcount, c->f.t0);
 	if (trace_cow_fault_enabled())
 		ct_wp_trace(c, CT_EV_RACE, 0);
 }
@@ -672,7 +671,7 @@ static notrace void ct_commit_hook(unsigned long arg0, unsigned long address,
 	if (ct_in_cow(parent)) {
 		c = ct_wp_mine(vma, address);
 		if (c) {
-			ct_wp_count_commit(c, ct_proc_current());
+			ct_wp_count_commit(c);
 			ct_ctx_release(c);
 		}
 	} else if (ct_in(CT_R_HUGETLB_WP, parent)) {
@@ -700,7 +699,7 @@ static notrace void ct_reuse_hook(unsigned long arg0, unsigned long address,
 	if (!c)
 		return;
 	if (!c->f.unshare)
-		ct_wp_count_reuse(c, ct_proc_current());
+		ct_wp_count_reuse(c);
 	ct_ctx_release(c);
 }
 
@@ -725,7 +724,7 @@ static notrace void ct_race_hook(unsigned long arg0, unsigned long arg1,
 	if (!c || folio == c->f.old_folio || folio_test_large(folio) ||
 	    READ_ONCE(folio->mapping) || !folio_test_uptodate(folio))
 		return;
-	ct_wp_count_race(c, ct_proc_current());
+	ct_wp_count_race(c);
 	ct_ctx_release(c);
 }
 
@@ -753,17 +752,16 @@ static int ct_wp_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_wp_entry);
 
-static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret,
-			  struct ct_proc *p)
+static void ct_wp_outcome(struct ct_ctx *c, vm_fault_t ret)
 {
 	if (c->f.committed)
-		ct_wp_count_commit(c, p);
+		ct_wp_count_commit(c);
 	else if (ret & (VM_FAULT_ERROR | VM_FAULT_RETRY | VM_FAULT_NOPAGE))
 		return;
 	else if (c->f.copy_path)
-		ct_wp_count_race(c, p);
+		ct_wp_count_race(c);
 	else if (!c->f.unshare)
-		ct_wp_count_reuse(c, p);
+		ct_wp_count_reuse(c);
 }
 
 NOKPROBE_SYMBOL(ct_wp_outcome);
@@ -775,8 +773,7 @@ static int ct_wp_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	c = ct_fault_find(CT_P_WP_LEGACY, CT_CTX_WP_OLD);
 	if (!c)
 		return 0;
-	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs),
-		      ct_proc_current());
+	ct_wp_outcome(c, (__force vm_fault_t)regs_return_value(regs));
 	ct_ctx_release(c);
 	return 0;
 }

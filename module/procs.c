@@ -149,7 +149,7 @@ NOKPROBE_SYMBOL(ct_comm);
  * Find or create the entry of @task's process; a new entry starts with
  * @inherited shared pages, set before it becomes visible.  Atomic context.
  */
-static struct ct_proc *ct_proc_find(struct task_struct *task, u64 inherited)
+static notrace struct ct_proc *ct_proc_find(struct task_struct *task, u64 inherited)
 {
 	struct task_struct *leader = task->group_leader;
 	struct ct_proc *p;
@@ -208,32 +208,44 @@ struct ct_proc *ct_proc_of_child(struct task_struct *child, u64 inherited)
 NOKPROBE_SYMBOL(ct_proc_of_child);
 
 /* Add @n to @p's counter @c (ct_account()).  Atomic context. */
-void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n)
+notrace void ct_proc_add(struct ct_proc *p, enum ct_counter c, u64 n)
 {
 	atomic64_add(n, &p->ctr[c]);
 }
 
 NOKPROBE_SYMBOL(ct_proc_add);
 
-/* A fault's outcome: 1 to @p's counter @c, and @bytes copied (ct_account_fault()). */
-void ct_proc_add_fault(struct ct_proc *p, enum ct_counter c, u64 bytes)
-{
-	atomic64_inc(&p->ctr[c]);
-	if (bytes)
-		atomic64_add(bytes, &p->ctr[CT_BYTES_COPIED]);
-}
-
-NOKPROBE_SYMBOL(ct_proc_add_fault);
-
 /* The hot path's lookup: the entry exists but at a process's first event. */
-struct ct_proc *ct_proc_current(void)
+static __always_inline struct ct_proc *ct_proc_here(void)
 {
 	struct ct_proc *p = ct_lookup(current->group_leader);
 
 	return likely(p) ? p : ct_proc_find(current, 0);
 }
 
+notrace struct ct_proc *ct_proc_current(void)
+{
+	return ct_proc_here();
+}
+
 NOKPROBE_SYMBOL(ct_proc_current);
+
+/*
+ * A fault's outcome (ct_count_fault()): 1 to the current process's
+ * counter @c, and @bytes copied.
+ */
+notrace void ct_proc_count_fault(enum ct_counter c, u64 bytes)
+{
+	struct ct_proc *p = ct_proc_here();
+
+	if (!p)
+		return;
+	atomic64_inc(&p->ctr[c]);
+	if (bytes)
+		atomic64_add(bytes, &p->ctr[CT_BYTES_COPIED]);
+}
+
+NOKPROBE_SYMBOL(ct_proc_count_fault);
 
 /* @task exits; when it is the last thread, its process leaves the table. */
 void ct_proc_exit(struct task_struct *task)

@@ -107,7 +107,7 @@ u64 ct_stats_read(enum ct_counter c)
 }
 
 /* The one place where a counter is incremented: globally and for @p. */
-void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
+notrace void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
 {
 	this_cpu_add(ct_cpu->ctr[c], n);
 	if (p)
@@ -116,47 +116,33 @@ void ct_account(struct ct_proc *p, enum ct_counter c, u64 n)
 
 NOKPROBE_SYMBOL(ct_account);
 
-/* A fault of outcome @o that started at ct_clock() @t0. */
-static __always_inline void ct_hist_inc(enum ct_outcome o,
-					unsigned int mapcount,
-					unsigned int refcount, u64 t0)
+/*
+ * A write fault's outcome @o, in one call from the fault path, the
+ * fault started at ct_clock() @t0: counter @c, globally and for the
+ * current process (as ct_account() does), the page copied if it was a
+ * copy of any kind (an unshare too), and the histograms.  Five
+ * arguments, all in registers.
+ */
+notrace void ct_count_fault(enum ct_counter c, enum ct_outcome o,
+			    unsigned int mapcount, unsigned int refcount,
+			    u64 t0)
 {
 	u64 ns = ct_since_ns(t0);
 	unsigned int b = ns ? ilog2(ns) : 0;
+	u64 bytes = o == CT_OUT_COPY || o == CT_OUT_FILE_COPY ? PAGE_SIZE : 0;
 
 	mapcount = min_t(unsigned int, mapcount, CT_HIST_MAX);
 	refcount = min_t(unsigned int, refcount, CT_HIST_MAX);
 	b = min_t(unsigned int, b, CT_LAT_BUCKETS - 1);
-	this_cpu_inc(ct_cpu->mapcount[o][mapcount][refcount]);
-	this_cpu_inc(ct_cpu->latency[o][b]);
-}
-
-void ct_hist_add(enum ct_outcome o, unsigned int mapcount,
-		 unsigned int refcount, u64 t0)
-{
-	ct_hist_inc(o, mapcount, refcount, t0);
-}
-
-NOKPROBE_SYMBOL(ct_hist_add);
-
-/*
- * A write fault's outcome @o, in one call from the fault path: counter
- * @c and @bytes copied, globally and for @p (as ct_account() does), and
- * the histograms (as ct_hist_add()).
- */
-void ct_account_fault(struct ct_proc *p, enum ct_counter c, u64 bytes,
-		      enum ct_outcome o, unsigned int mapcount,
-		      unsigned int refcount, u64 t0)
-{
 	this_cpu_inc(ct_cpu->ctr[c]);
 	if (bytes)
 		this_cpu_add(ct_cpu->ctr[CT_BYTES_COPIED], bytes);
-	if (p)
-		ct_proc_add_fault(p, c, bytes);
-	ct_hist_inc(o, mapcount, refcount, t0);
+	this_cpu_inc(ct_cpu->mapcount[o][mapcount][refcount]);
+	this_cpu_inc(ct_cpu->latency[o][b]);
+	ct_proc_count_fault(c, bytes);
 }
 
-NOKPROBE_SYMBOL(ct_account_fault);
+NOKPROBE_SYMBOL(ct_count_fault);
 
 void ct_note_dropped(void)
 {

@@ -89,7 +89,8 @@ TEST_F(lifecycle, unload_leaves_nothing)
 	/* The module attached its kretprobes and its ftrace callbacks ... */
 	EXPECT_NE(NULL, strstr(after, "finish_fault"));
 	EXPECT_NE(NULL, strstr(fafter, "do_wp_page"));
-	EXPECT_NE(NULL, strstr(fafter, "ct_ftrace_entry")) TH_LOG("%s", fafter);
+	EXPECT_NE(NULL, strstr(fafter, "ct_wp_entry_hook_ftrace+0x0/")) TH_LOG("%s", fafter);
+	EXPECT_NE(NULL, strstr(fafter, "ct_commit_hook_ftrace+0x0/")) TH_LOG("%s", fafter);
 	ASSERT_EQ(0, ct_unload());
 	free(after);
 	free(fafter);

@@ -23,8 +23,9 @@
  *                     already in the page cache (a private file copy
  *                     each).  ns per page written.
  *   fork MIB REPS     a parent with MIB of touched anonymous memory forks
- *                     REPS times; the child exits at once.  Median fork()
- *                     time in the parent, in microseconds.
+ *                     REPS times; the child waits until the parent has
+ *                     read the clock, then exits.  Median fork() time in
+ *                     the parent, in microseconds.
  *   spawn N           fork + exec of a program that exits at once, N
  *                     times.  Microseconds per spawn.
  *   threads MIB REPS  as cow, but two threads of the child write disjoint
@@ -236,15 +237,37 @@ static void bench_fork(unsigned long mib, unsigned long reps)
 	if (!t)
 		die("calloc");
 	for (unsigned long r = 0; r < reps; r++) {
-		u64 w0 = wall_ns(), t0 = now_ns();
-		pid_t pid = fork();
+		int go[2];
+		u64 w0, t0;
+		pid_t pid;
+		char c;
 
+		/*
+		 * The child must not exit inside the window: the scheduler
+		 * may run it before the parent returns from fork() (6.12's
+		 * EEVDF often does, 6.1's CFS does not), and its exit,
+		 * which frees MIB of page tables, then counted in the
+		 * parent's fork (a third more at 256 MiB on 6.12, in some
+		 * runs and not others).  It waits for the parent to close
+		 * the pipe.
+		 */
+		if (pipe(go))
+			die("pipe");
+		w0 = wall_ns();
+		t0 = now_ns();
+		pid = fork();
 		if (pid < 0)
 			die("fork");
-		if (!pid)
+		if (!pid) {
+			close(go[1]);
+			while (read(go[0], &c, 1) < 0 && errno == EINTR)
+				;
 			_exit(0);
+		}
 		t[r] = now_ns() - t0;
 		w[r] = wall_ns() - w0;
+		close(go[0]);
+		close(go[1]);
 		wait_child(pid);
 	}
 	qsort(t, reps, sizeof(*t), cmp_u64);

@@ -166,9 +166,12 @@ NOKPROBE_SYMBOL(ct_ctx_claim);
 static __always_inline struct ct_ctx *ct_ctx_find(u8 kind)
 {
 	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
-	struct ct_ctx *c;
+	struct ct_ctx *c = &ct_ctx_table[h];
 
-	for (i = 0; i < CT_CTX_PROBES; i++) {
+	/* The home slot, where ct_ctx_take() nearly always put it. */
+	if (READ_ONCE(c->task) == current && (!kind || c->f.kind == kind))
+		return c;
+	for (i = 1; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
 		if (READ_ONCE(c->task) == current && (!kind || c->f.kind == kind))
 			return c;
@@ -177,28 +180,18 @@ static __always_inline struct ct_ctx *ct_ctx_find(u8 kind)
 }
 
 /*
- * A slot for @current's new fault of @kind, in one pass: the slot a fault
- * of that kind left (one that failed or was retried counted nothing),
- * reset, or else a free one.
+ * ct_ctx_take() past the home slot: in one pass, the slot a fault of
+ * @kind left (one that failed or was retried counted nothing), reset,
+ * or else a free one.  A slot the task left further on stays its own
+ * until it is taken again or the task exits; lookups find the home
+ * slot first.
  */
-static notrace struct ct_ctx *ct_ctx_take(u8 kind)
+static noinline notrace struct ct_ctx *ct_ctx_take_slow(unsigned int h, u8 kind)
 {
-	unsigned int h = hash_ptr(current, CT_CTX_BITS), i;
 	struct ct_ctx *c, *free = NULL;
 	struct task_struct *t;
+	unsigned int i;
 
-	/*
-	 * The task's home slot first: nearly always its own or free.  A
-	 * slot the task left further on stays its own until it is taken
-	 * again or the task exits; lookups find this one first.
-	 */
-	c = &ct_ctx_table[h];
-	t = READ_ONCE(c->task);
-	if ((t == current && c->f.kind == kind) ||
-	    (!t && !cmpxchg(&c->task, NULL, current))) {
-		ct_ctx_init(c, kind);
-		return c;
-	}
 	for (i = 0; i < CT_CTX_PROBES; i++) {
 		c = &ct_ctx_table[(h + i) & (CT_CTX_SLOTS - 1)];
 		t = READ_ONCE(c->task);
@@ -216,7 +209,25 @@ static notrace struct ct_ctx *ct_ctx_take(u8 kind)
 	return ct_ctx_claim(kind);
 }
 
-NOKPROBE_SYMBOL(ct_ctx_take);
+NOKPROBE_SYMBOL(ct_ctx_take_slow);
+
+/*
+ * A slot for @current's new fault of @kind: its home slot, nearly always
+ * its own or free, inline; the rest out of line.
+ */
+static __always_inline struct ct_ctx *ct_ctx_take(u8 kind)
+{
+	unsigned int h = hash_ptr(current, CT_CTX_BITS);
+	struct ct_ctx *c = &ct_ctx_table[h];
+	struct task_struct *t = READ_ONCE(c->task);
+
+	if ((t == current && c->f.kind == kind) ||
+	    (!t && !cmpxchg(&c->task, NULL, current))) {
+		ct_ctx_init(c, kind);
+		return c;
+	}
+	return ct_ctx_take_slow(h, kind);
+}
 
 static __always_inline void ct_ctx_release(struct ct_ctx *c)
 {
@@ -439,9 +450,12 @@ static int ct_kprobe_entry(struct kprobe *kp, struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ct_kprobe_entry);
 
-/* Handler runs: all of them, and those in a process being counted. */
+/*
+ * Handler runs, one increment each: those in a process being counted,
+ * and the others (the hits column is their sum).
+ */
 struct ct_hits {
-	u64 n[CT_NR_PROBES];
+	u64 other[CT_NR_PROBES];
 	u64 tracked[CT_NR_PROBES];
 };
 
@@ -456,9 +470,10 @@ static __always_inline bool ct_hit(enum ct_role r)
 {
 	bool wanted = ct_wanted();
 
-	this_cpu_inc(ct_hits.n[r]);
 	if (wanted && in_task())
 		this_cpu_inc(ct_hits.tracked[r]);
+	else
+		this_cpu_inc(ct_hits.other[r]);
 	return wanted;
 }
 
@@ -1008,12 +1023,12 @@ static void ct_tp_fork(void *data, struct task_struct *parent,
 	struct ct_proc *pp;
 	u64 shared;
 
-	this_cpu_inc(ct_hits.n[CT_P_TP_FORK]);
 	/* Threads, vfork and kernel threads share the mm or have none. */
-	if (!child->mm || child->mm == parent->mm)
+	if (!child->mm || child->mm == parent->mm ||
+	    !READ_ONCE(ct_enabled) || !ct_filter_match(parent)) {
+		this_cpu_inc(ct_hits.other[CT_P_TP_FORK]);
 		return;
-	if (!READ_ONCE(ct_enabled) || !ct_filter_match(parent))
-		return;
+	}
 	this_cpu_inc(ct_hits.tracked[CT_P_TP_FORK]);
 	shared = ct_mm_anon_pages(child->mm);
 	pp = ct_proc_of(parent);
@@ -1529,9 +1544,10 @@ void ct_show_probes(struct seq_file *m)
 		u64 hits = 0, tracked = 0;
 
 		for_each_possible_cpu(cpu) {
-			hits += per_cpu(ct_hits, cpu).n[r];
 			tracked += per_cpu(ct_hits, cpu).tracked[r];
+			hits += per_cpu(ct_hits, cpu).other[r];
 		}
+		hits += tracked;
 		seq_printf(m, "%-14s %-27s %-14s %-10s %-10llu %-10llu %llu\n",
 			   pr->role, pr->found ? pr->found : pr->syms[0],
 			   pr->via_ftrace ? ct_ftrace_mech_names[pr->mech] :
